@@ -1,0 +1,144 @@
+"""Renders a CardDecision into a CDS Hooks card from the YAML template of its kind.
+
+Templates are Jinja producing GitHub Markdown. Text that comes from a patient's record goes
+through the `md` filter, which escapes Markdown and HTML, so a record cannot inject a link,
+an image or markup into a card.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import yaml
+
+from cds_service.decisions import CardDecision
+
+CARDS_DIR = Path(__file__).parent
+SUMMARY_LIMIT = 140  # characters, CDS Hooks 2.0 "Card Attributes"
+# Inline record text: these characters could start emphasis, a link, an image, HTML, a table
+# cell or an autolink (`:` in `https://`). Record text never starts a line, so `-` and `.` stay.
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>&~:])")
+
+
+def escape_markdown(value: Any) -> str:
+    return MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(CARDS_DIR),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,  # the output is Markdown, escaped by the `md` filter
+    )
+    env.filters["md"] = escape_markdown
+    env.filters["system_name"] = lambda uri: common()["system_names"].get(uri, uri)
+    return env
+
+
+ENV = _environment()
+
+
+@lru_cache(maxsize=None)
+def common() -> dict[str, Any]:
+    return yaml.safe_load((CARDS_DIR / "common.yaml").read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=None)
+def template(kind: str) -> dict[str, Any]:
+    spec = yaml.safe_load((CARDS_DIR / "templates" / f"{kind}.yaml").read_text(encoding="utf-8"))
+    spec["_summary"] = ENV.from_string(spec["summary"])
+    spec["_detail"] = ENV.from_string(spec["detail"])
+    return spec
+
+
+def kinds() -> list[str]:
+    return sorted(p.stem for p in (CARDS_DIR / "templates").glob("*.yaml"))
+
+
+def _text(tpl: jinja2.Template, data: dict[str, Any]) -> str:
+    return re.sub(r"\n{3,}", "\n\n", tpl.render(**data)).strip()
+
+
+def _summary(spec: dict[str, Any], data: dict[str, Any]) -> str:
+    summary = " ".join(_text(spec["_summary"], data).split())
+    if len(summary) >= SUMMARY_LIMIT:
+        summary = summary[: SUMMARY_LIMIT - 2].rstrip() + "…"
+    return summary
+
+
+def render_card(decision: CardDecision, base_url: str, knowledge_version: str) -> dict[str, Any]:
+    spec = template(decision.kind)
+    shared = common()
+    data = {**decision.data, "base_url": base_url.rstrip("/")}
+    card: dict[str, Any] = {
+        "uuid": str(uuid.uuid4()),
+        "summary": _summary(spec, data),
+        "detail": _text(spec["_detail"], data),
+        "indicator": spec["indicator"],
+        "source": {
+            "label": shared["source"]["label"],
+            "topic": {
+                "system": shared["source"]["topic_system"],
+                "code": decision.kind,
+                "display": spec["title"],
+            },
+        },
+    }
+    if shared["source"].get("url"):
+        card["source"]["url"] = shared["source"]["url"]
+    suggestions = _suggestions(spec, decision)
+    if suggestions:
+        card["suggestions"] = suggestions
+        card["selectionBehavior"] = spec.get("selection_behavior", "at-most-one")
+    reasons = spec.get("override_reasons") or []
+    if reasons:
+        system = shared["override_reason_system"]
+        card["overrideReasons"] = [
+            {"system": system, "code": r["code"], "display": r["display"]} for r in reasons
+        ]
+    links = [_link(link, data["base_url"]) for link in spec.get("links") or ()]
+    if links:
+        card["links"] = links
+    card["source"]["label"] = f"{card['source']['label']} (knowledge {knowledge_version})"
+    return card
+
+
+def _link(link: dict[str, Any], base_url: str) -> dict[str, str]:
+    url = link.get("url") or base_url + link["path"]
+    return {"label": link["label"], "url": url, "type": "absolute"}
+
+
+def _suggestions(spec: dict[str, Any], decision: CardDecision) -> list[dict[str, Any]]:
+    out = []
+    for suggestion in spec.get("suggestions") or ():
+        actions: list[dict[str, Any]] = []
+        if suggestion["action"] == "create" and decision.create:
+            actions.append(
+                {
+                    "type": "create",
+                    "description": suggestion["description"],
+                    "resource": decision.create,
+                }
+            )
+        elif suggestion["action"] == "delete":
+            actions += [
+                {"type": "delete", "description": suggestion["description"], "resourceId": ref}
+                for ref in decision.delete
+            ]
+        if actions:
+            out.append(
+                {
+                    "label": suggestion["label"],
+                    "uuid": str(uuid.uuid4()),
+                    "isRecommended": bool(suggestion.get("recommended", False)),
+                    "actions": actions,
+                }
+            )
+    return out

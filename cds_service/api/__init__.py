@@ -1,0 +1,1 @@
+"""The HTTP layer: CDS Hooks endpoints, request and response schemas, errors."""

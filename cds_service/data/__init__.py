@@ -1,0 +1,1 @@
+"""Data access: the patient's FHIR resources, from prefetch or from the EHR's FHIR server."""

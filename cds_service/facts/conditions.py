@@ -1,0 +1,65 @@
+"""Indications and amputation status from the patient's Condition resources."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from cds_service.data.record import Resource
+from cds_service.data.validation import validation_error
+from cds_service.facts.model import IndicationFact, Origin, Problem, SupportFact
+from cds_service.knowledge import Knowledge
+from cds_service.terminology import Code, codings, concept_text
+
+WHERE = "problem list"
+
+
+def _status_code(concept: object) -> str | None:
+    for coding in codings(concept):
+        return str(coding["code"])
+    return None
+
+
+def is_current(condition: Resource, kn: Knowledge) -> bool:
+    rules = kn.rules
+    verification = _status_code(condition.get("verificationStatus"))
+    if verification in rules.condition_excluded_verification:
+        return False
+    if any(k.startswith("abatement") for k in condition):
+        return False
+    clinical = _status_code(condition.get("clinicalStatus"))
+    if clinical is None:
+        return rules.condition_missing_status_counts
+    return clinical in rules.condition_active
+
+
+def read_conditions(
+    conditions: Iterable[Resource], kn: Knowledge
+) -> tuple[list[IndicationFact], list[SupportFact], list[Problem]]:
+    indications: list[IndicationFact] = []
+    support: list[SupportFact] = []
+    problems: list[Problem] = []
+    for condition in conditions:
+        if condition.get("resourceType") != "Condition":
+            continue
+        matched = []
+        amputation = False
+        for coding in codings(condition.get("code")):
+            key = kn.systems.key(coding["system"], coding["code"])
+            if (indication := kn.indication_by_code.get(key)) is not None:
+                code = Code(key[0], key[1], coding.get("display"))
+                matched.append((indication, code, indication.laterality.get(key)))
+            amputation = amputation or key in kn.amputation_lower
+        if not matched and not amputation:
+            continue  # cheap path: most conditions are irrelevant and never validated
+        origin = Origin(f"Condition/{condition.get('id', '?')}", WHERE)
+        if error := validation_error(condition):
+            problems.append(Problem(origin.reference, error, affects_medications=False))
+            continue
+        if not is_current(condition, kn):
+            continue
+        for indication, code, laterality in matched:
+            indications.append(IndicationFact(indication, code, laterality, origin))
+        if amputation:
+            text = concept_text(condition.get("code")) or "amputation"
+            support.append(SupportFact("Lower-limb amputation", text, True, origin))
+    return indications, support, problems

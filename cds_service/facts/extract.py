@@ -1,0 +1,60 @@
+"""Turns a patient record and a hook call into Facts."""
+
+from __future__ import annotations
+
+from cds_service.data.record import PatientRecord
+from cds_service.facts import orders
+from cds_service.facts.conditions import read_conditions
+from cds_service.facts.medications import read_medications
+from cds_service.facts.model import Facts, OrderFact, Problem
+from cds_service.hook_call import HookCall
+from cds_service.knowledge import Knowledge
+
+# What each prefetch key holds, in the words a clinician reads on a card.
+LIST_NAMES = {
+    "conditions": "problem list",
+    "medicationStatements": "medication list",
+    "medicationRequests": "prescriptions",
+}
+MEDICATION_KEYS = ("medicationStatements", "medicationRequests")
+DRAFTS = "orders in this session"
+
+
+def extract_facts(call: HookCall, record: PatientRecord, kn: Knowledge) -> Facts:
+    facts = Facts()
+    facts.indications, amputations, problems = read_conditions(
+        record.resources.get("conditions", ()), kn
+    )
+    facts.support += amputations
+    facts.problems += problems
+
+    history = [
+        (resource, LIST_NAMES[key])
+        for key in MEDICATION_KEYS
+        for resource in record.resources.get(key, ())
+    ]
+    drugs, support, problems = read_medications(history, record, kn)
+    facts.drugs += drugs
+    facts.support += support
+    facts.problems += problems
+    drafts = [(order, DRAFTS) for order in call.draft_orders]
+    drugs, _, problems = read_medications(drafts, record, kn, collect_support=False)
+    facts.drugs += drugs
+    facts.problems += problems
+
+    for key, gap in record.gaps.items():
+        name = LIST_NAMES.get(key, key)
+        facts.problems.append(
+            Problem(f"the {name}", gap.reason, affects_medications=key in MEDICATION_KEYS)
+        )
+
+    selected = orders.selected_orders(call)
+    selected_refs = {orders.order_reference(o) for o in selected}
+    for order in call.draft_orders:
+        fact = OrderFact(orders.order_reference(order), orders.label(order, record))
+        is_selected = fact.reference in selected_refs
+        if orders.is_lsb(order, kn):
+            (facts.lsb_selected if is_selected else facts.lsb_in_other_drafts).append(fact)
+        elif is_selected and orders.is_pain_related(order, record, kn):
+            facts.pain_orders_selected.append(fact)
+    return facts

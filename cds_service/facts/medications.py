@@ -1,0 +1,122 @@
+"""Antithrombotic drugs, conservative treatments and opioids from medication records.
+
+Records come from the medication list (MedicationStatement), prescriptions (MedicationRequest)
+and the draft orders of this ordering session. A record whose medication cannot be read
+becomes a Problem: an unreadable record must never pass as "no anticoagulant".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from cds_service.data.record import PatientRecord, Resource
+from cds_service.data.validation import validation_error
+from cds_service.facts.model import DrugFact, Origin, Problem, SupportFact
+from cds_service.knowledge import Drug, DrugMatch, Knowledge
+from cds_service.terminology import CodeKey, codings, concept_text
+
+
+@dataclass(frozen=True)
+class MedicationConcept:
+    keys: tuple[CodeKey, ...]
+    text: str
+
+
+def medication_concept(
+    resource: Resource, record: PatientRecord
+) -> MedicationConcept | str:
+    """The coded medication of a statement or request, or why it cannot be read."""
+    concept = resource.get("medicationCodeableConcept")
+    if concept is None and "medicationReference" in resource:
+        reference = resource["medicationReference"]
+        ref = reference.get("reference") if isinstance(reference, dict) else None
+        if not isinstance(ref, str):
+            return "its medicationReference has no reference"
+        medication = record.medication(ref, resource)
+        if medication is None:
+            return "the Medication it refers to could not be read"
+        concept = medication.get("code")
+    if not isinstance(concept, dict):
+        return "it names no medication"
+    keys = tuple(
+        (c["system"], c["code"]) for c in codings(concept)
+    )
+    text = concept_text(concept)
+    if not keys and not text:
+        return "its medication has neither a code nor text"
+    return MedicationConcept(keys, text)
+
+
+def match_drugs(concept: MedicationConcept, kn: Knowledge) -> list[tuple[Drug, str]]:
+    """Antithrombotic drugs named by a medication: by code first, then by name in text."""
+    keys = [kn.systems.key(s, c) for s, c in concept.keys]
+    found: dict[str, tuple[Drug, str]] = {}
+    for key in keys:
+        match: DrugMatch | None = kn.drug_by_code.get(key)
+        if match:
+            found.setdefault(match.drug.id, (match.drug, match.how))
+    if found:
+        return list(found.values())
+    for system, code in keys:
+        if system == kn.systems.uri("atc") and (label := kn.atc_class(code)):
+            unknown = Drug(f"atc-{code}", f"{label} (ATC {code})", label, "antithrombotic", None)
+            return [(unknown, "ATC class")]
+    return [(drug, "name in text") for drug in kn.drug_by_name(concept.text)]
+
+
+def _counts(resource: Resource, kn: Knowledge) -> bool | None:
+    """True if the record's status makes it count, False if ignored, None if unknown."""
+    status = resource.get("status")
+    rules = kn.rules
+    if resource.get("resourceType") == "MedicationStatement":
+        counts, ignored = rules.statement_counts, rules.statement_ignored
+    else:
+        counts, ignored = rules.request_counts, rules.request_ignored
+    if status in counts:
+        return True
+    if status in ignored:
+        return False
+    return None
+
+
+def read_medications(
+    sources: Iterable[tuple[Resource, str]],
+    record: PatientRecord,
+    kn: Knowledge,
+    collect_support: bool = True,
+) -> tuple[list[DrugFact], list[SupportFact], list[Problem]]:
+    """`sources` pairs each medication record with where it was read.
+
+    Support (treatments tried, opioid use) is read from the patient's history, not from the
+    orders being placed now: `collect_support=False` for draft orders.
+    """
+    drugs: list[DrugFact] = []
+    support: list[SupportFact] = []
+    problems: list[Problem] = []
+    for resource, where in sources:
+        if resource.get("resourceType") not in ("MedicationStatement", "MedicationRequest"):
+            continue
+        origin = Origin(f"{resource['resourceType']}/{resource.get('id', '?')}", where)
+        if resource.get("status") == "entered-in-error":
+            continue
+        concept = medication_concept(resource, record)
+        if isinstance(concept, str):
+            problems.append(Problem(origin.reference, concept))
+            continue
+        counts = _counts(resource, kn)
+        status = str(resource.get("status") or "not recorded")
+        matches = match_drugs(concept, kn)
+        if matches and (counts or (counts is None and kn.rules.unknown_status_counts)):
+            if error := validation_error(resource):
+                problems.append(Problem(origin.reference, error))  # warned about all the same
+            for drug, how in matches:
+                drugs.append(DrugFact(drug, how, concept.text or "coded only", status, origin))
+        if not collect_support:
+            continue
+        keys = [kn.systems.key(s, c) for s, c in concept.keys]
+        for group in (*kn.treatments, kn.opioids):
+            if group.matches(keys, concept.text):
+                current = bool(counts)
+                support.append(SupportFact(group.label, concept.text or group.label, current, origin))
+    return drugs, support, problems

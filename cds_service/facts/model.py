@@ -1,0 +1,76 @@
+"""The facts the decisions work from. Each names the record it came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cds_service.knowledge import Drug, Indication
+from cds_service.terminology import Code
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a fact was read: `MedicationStatement/ms-1` in the patient's medication list."""
+
+    reference: str
+    where: str
+
+    def __str__(self) -> str:
+        return f"{self.reference} ({self.where})"
+
+
+@dataclass(frozen=True)
+class IndicationFact:
+    indication: Indication
+    code: Code
+    laterality: str | None
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class DrugFact:
+    drug: Drug
+    matched_by: str  # "RxNorm product", "ATC", "name in text", ...
+    recorded_as: str  # the record's own words for the medication
+    status: str
+    origin: Origin
+
+    @property
+    def from_text(self) -> bool:
+        return self.matched_by.startswith("name")
+
+
+@dataclass(frozen=True)
+class SupportFact:
+    """Evidence for the block: a treatment tried, an opioid, an amputation."""
+
+    group: str  # label of the group: "Neuropathic pain agent", "Opioid", "Lower-limb amputation"
+    recorded_as: str
+    current: bool
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A record or a list that could hold a safety fact and could not be read."""
+
+    what: str  # "medication list", "MedicationStatement/ms-9"
+    why: str
+    affects_medications: bool = True
+
+
+@dataclass(frozen=True)
+class OrderFact:
+    reference: str
+    label: str
+
+
+@dataclass
+class Facts:
+    indications: list[IndicationFact] = field(default_factory=list)
+    drugs: list[DrugFact] = field(default_factory=list)
+    support: list[SupportFact] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    lsb_selected: list[OrderFact] = field(default_factory=list)
+    lsb_in_other_drafts: list[OrderFact] = field(default_factory=list)
+    pain_orders_selected: list[OrderFact] = field(default_factory=list)

@@ -1,0 +1,39 @@
+"""A validated CDS Hooks request, as the layers below the HTTP API see it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class FhirAuthorization:
+    access_token: str = field(repr=False)  # a secret: never printed, logged or echoed
+    token_type: str
+    scope: str
+    subject: str
+    expires_in: int | None = None
+    patient: str | None = None
+
+
+@dataclass(frozen=True)
+class HookCall:
+    hook: str
+    hook_instance: str
+    context: dict[str, Any]
+    prefetch: dict[str, Any] | None = None
+    fhir_server: str | None = None
+    fhir_authorization: FhirAuthorization | None = None
+
+    @property
+    def patient_id(self) -> str:
+        return str(self.context["patientId"])
+
+    @property
+    def draft_orders(self) -> list[dict[str, Any]]:
+        bundle = self.context.get("draftOrders") or {}
+        return [
+            e["resource"]
+            for e in bundle.get("entry") or ()
+            if isinstance(e, dict) and isinstance(e.get("resource"), dict)
+        ]

@@ -1,0 +1,57 @@
+"""The lumbar sympathetic block services, on order-select and order-sign."""
+
+from __future__ import annotations
+
+from cds_service.data.record import PatientRecord
+from cds_service.decisions import CardDecision
+from cds_service.decisions.lsb import decide
+from cds_service.facts import extract_facts
+from cds_service.hook_call import HookCall
+from cds_service.knowledge import Knowledge
+from cds_service.services.base import CdsService
+
+PREFETCH = {
+    "conditions": "Condition?patient={{context.patientId}}",
+    "medicationStatements": (
+        "MedicationStatement?patient={{context.patientId}}"
+        "&_include=MedicationStatement:medication"
+    ),
+    "medicationRequests": (
+        "MedicationRequest?patient={{context.patientId}}&_include=MedicationRequest:medication"
+    ),
+}
+
+
+def lsb_decide(call: HookCall, record: PatientRecord, kn: Knowledge) -> list[CardDecision]:
+    return decide(call, extract_facts(call, record, kn), kn)
+
+
+SERVICES = [
+    CdsService(
+        id="lsb-order-select",
+        hook="order-select",
+        title="Lumbar sympathetic block: indication and bleeding risk (order-select)",
+        description=(
+            "When a pain-related order is selected, suggests a lumbar sympathetic block for "
+            "CRPS of the leg or foot, phantom limb pain or cancer-related pain, and warns about "
+            "anticoagulant and antiplatelet drugs with the ASRA Pain Medicine hold intervals. "
+            "Warns critically when the block itself is selected while such a drug is active."
+        ),
+        prefetch=PREFETCH,
+        required=("conditions",),
+        decide=lsb_decide,
+    ),
+    CdsService(
+        id="lsb-order-sign",
+        hook="order-sign",
+        title="Lumbar sympathetic block: indication and bleeding risk (order-sign)",
+        description=(
+            "At signing, the last check: warns critically when a lumbar sympathetic block is "
+            "among the orders while an anticoagulant or antiplatelet is active, and suggests "
+            "the block for a pain-related order when it is indicated."
+        ),
+        prefetch=PREFETCH,
+        required=("conditions",),
+        decide=lsb_decide,
+    ),
+]

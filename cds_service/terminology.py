@@ -1,0 +1,81 @@
+"""Codes as the service compares them: canonical system URI + normalised code.
+
+EHRs send the same code in several spellings (an OID instead of the URI, ICD-10 codes without
+their dot, stray spaces). Every comparison in the service goes through `code_key`, so a code
+matches by system and code, never by display text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+CodeKey = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Code:
+    system: str
+    code: str
+    display: str | None = None
+
+    def as_coding(self) -> dict[str, str]:
+        coding = {"system": self.system, "code": self.code}
+        if self.display:
+            coding["display"] = self.display
+        return coding
+
+    def __str__(self) -> str:
+        return f"{self.code} ({self.display})" if self.display else self.code
+
+
+class CodeSystems:
+    """Canonical URIs, their aliases, and which systems write codes with a dot."""
+
+    def __init__(self, spec: Mapping[str, Any]) -> None:
+        self.uri_by_name: dict[str, str] = {}
+        self._canonical: dict[str, str] = {}
+        self._dotted: set[str] = set()
+        for name, entry in spec["systems"].items():
+            uri = entry["uri"]
+            self.uri_by_name[name] = uri
+            for alias in [uri, *entry.get("aliases", [])]:
+                self._canonical[alias] = uri
+            if entry.get("dotted"):
+                self._dotted.add(uri)
+
+    def uri(self, name_or_uri: str) -> str:
+        """A system given by its short name (`rxnorm`) or any alias, as its canonical URI."""
+        return self.uri_by_name.get(name_or_uri) or self._canonical.get(name_or_uri, name_or_uri)
+
+    def key(self, system: str, code: str) -> CodeKey:
+        uri = self._canonical.get(system.strip(), system.strip())
+        value = code.strip()
+        if uri in self._dotted:
+            value = value.upper()
+            if "." not in value and len(value) > 3:
+                value = f"{value[:3]}.{value[3:]}"
+        return uri, value
+
+
+def codings(concept: Any) -> Iterator[dict[str, Any]]:
+    """The well-formed codings of a CodeableConcept-shaped value; anything else yields nothing."""
+    if not isinstance(concept, dict):
+        return
+    for coding in concept.get("coding") or ():
+        if (
+            isinstance(coding, dict)
+            and isinstance(coding.get("system"), str)
+            and isinstance(coding.get("code"), str)
+        ):
+            yield coding
+
+
+def concept_text(concept: Any) -> str:
+    """All human-readable text of a CodeableConcept: its text and the displays of its codings."""
+    if not isinstance(concept, dict):
+        return ""
+    parts = [concept.get("text")]
+    parts += [c.get("display") for c in concept.get("coding") or () if isinstance(c, dict)]
+    return " | ".join(p for p in parts if isinstance(p, str) and p.strip())

@@ -1,0 +1,1 @@
+"""Pages for people: patient education (and, in development mode, the sandbox)."""
