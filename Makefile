@@ -5,8 +5,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8080
 HOST ?= 127.0.0.1
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint bench install clean
+.PHONY: run test lint bench install browser screenshot clean
 
 $(BIN)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,12 +18,25 @@ $(BIN)/.installed: setup.cfg pyproject.toml
 
 install: $(BIN)/.installed
 
+# The browser tests drive Debian's Chromium through Playwright's Python package (in the test
+# extra). Never `playwright install`: its browser downloads are blocked and not needed.
+# Idempotent: apt runs only when the browser is missing (CI: root on a fresh Debian machine).
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-dejavu-core
+
+browser: $(CHROMIUM)
+
 run: install
 	CDS_DEV_MODE=1 $(BIN)/cds-service serve --host $(HOST) --port $(PORT)
 
-test: install
+test: install browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# docs/sandbox.png, the README's picture of the sandbox: fixture 01 with its cards.
+screenshot: install browser
+	$(BIN)/python tools/sandbox_screenshot.py docs/sandbox.png
 
 bench: install
 	$(BIN)/python bench/latency.py

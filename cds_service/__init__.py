@@ -11,7 +11,7 @@ from cds_service.api import routes
 from cds_service.api.errors import register_error_handlers
 from cds_service.config import Settings
 from cds_service.knowledge import load_knowledge
-from cds_service.web import education
+from cds_service.web import education, sandbox
 
 
 def create_app(**overrides: Any) -> Flask:
@@ -26,5 +26,6 @@ def create_app(**overrides: Any) -> Flask:
     register_error_handlers(app)
     app.register_blueprint(routes.bp)
     app.register_blueprint(education.bp)
+    app.register_blueprint(sandbox.bp)
     logging.getLogger("cds_service").setLevel(logging.INFO)
     return app

@@ -22,6 +22,8 @@ class Settings:
     public_url: str | None = None  # CDS_PUBLIC_URL: base URL for links on cards
     max_body_bytes: int = 10 * 1024 * 1024  # CDS_MAX_BODY_BYTES
     allowed_fhir_servers: tuple[str, ...] = ()  # CDS_ALLOWED_FHIR_SERVERS
+    sandbox: bool = False  # CDS_SANDBOX: the sandbox page outside development mode
+    sandbox_fixtures: str | None = None  # CDS_SANDBOX_FIXTURES: folder of hook request files
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -31,8 +33,14 @@ class Settings:
             "public_url": os.environ.get("CDS_PUBLIC_URL") or None,
             "max_body_bytes": int(os.environ.get("CDS_MAX_BODY_BYTES", 10 * 1024 * 1024)),
             "allowed_fhir_servers": _list("CDS_ALLOWED_FHIR_SERVERS"),
+            "sandbox": _flag("CDS_SANDBOX"),
+            "sandbox_fixtures": os.environ.get("CDS_SANDBOX_FIXTURES") or None,
         }
         known = {f.name for f in fields(cls)}
         values.update({k: v for k, v in overrides.items() if k in known})
         values["extra"] = {k: v for k, v in overrides.items() if k not in known}
         return cls(**values)
+
+    @property
+    def sandbox_enabled(self) -> bool:
+        return self.dev_mode or self.sandbox

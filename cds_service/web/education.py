@@ -10,6 +10,7 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 from cards.render import CARDS_DIR
+from cds_service.web.security import page_headers
 
 bp = Blueprint(
     "education",
@@ -18,6 +19,7 @@ bp = Blueprint(
     static_folder="static",
     static_url_path="/education/static",
 )
+bp.after_request(page_headers)
 EDUCATION_DIR = Path(CARDS_DIR) / "education"
 
 

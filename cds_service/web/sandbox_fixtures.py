@@ -1,0 +1,268 @@
+"""The sandbox's patients: the fixture hook requests, a short chart summary of each, and the
+request the sandbox sends for a chosen order and hook.
+
+Reads only the fields a person needs to recognise the patient; the service itself never uses
+this module.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+# The repository's fixtures, found beside the package in a source checkout (`pip install -e`).
+DEFAULT_FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "requests"
+CPT = "http://www.ama-assn.org/go/cpt"
+LSB_CPT = "64520"
+LSB_REF = "ServiceRequest/sandbox-lsb"  # the block the sandbox adds to the order pad
+HOOKS = ("order-select", "order-sign")
+CHART_LIMIT = 8  # rows per list: the heavy fixture has thousands
+
+
+@dataclass(frozen=True)
+class Fixture:
+    name: str
+    label: str
+    path: Path
+
+    def request(self) -> dict[str, Any]:
+        return _read(self.path)
+
+
+@dataclass
+class ChartRow:
+    text: str
+    code: str = ""
+    status: str = ""
+    active: bool = True
+
+
+@dataclass
+class ChartList:
+    rows: list[ChartRow] = field(default_factory=list)
+    more: int = 0  # rows not shown
+    problem: str = ""  # why the list is missing, when it is
+
+
+@dataclass
+class Order:
+    ref: str
+    text: str
+    selected: bool = False  # selected in the fixture itself
+    is_block: bool = False
+
+
+@dataclass
+class Chart:
+    patient: str
+    encounter: str
+    hook: str
+    conditions: ChartList
+    medications: ChartList
+    orders: list[Order]
+
+
+@cache
+def _read(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def fixtures(folder: str | None) -> dict[str, Fixture]:
+    """Fixture requests by name, with a label from the expected file's description."""
+    requests = Path(folder) if folder else DEFAULT_FIXTURES
+    found: dict[str, Fixture] = {}
+    for path in sorted(requests.glob("*.json")) if requests.is_dir() else ():
+        label = path.stem.replace("-", " ")
+        expected = requests.parent / "expected" / path.name
+        if expected.is_file():
+            description = str(_read(expected).get("description", ""))
+            label = f"{path.stem[:2]} · {description.split(':')[0]}"
+        found[path.stem] = Fixture(path.stem, label, path)
+    return found
+
+
+def _concept_text(concept: dict[str, Any] | None) -> tuple[str, str]:
+    """(text, code) of a CodeableConcept: its text or first display, and its first code."""
+    concept = concept or {}
+    codings = [c for c in concept.get("coding") or () if isinstance(c, dict)]
+    first = codings[0] if codings else {}
+    text = concept.get("text") or first.get("display") or first.get("code") or "(no text)"
+    return str(text), str(first.get("code") or "")
+
+
+def _status(resource: dict[str, Any], key: str) -> str:
+    value = resource.get(key)
+    if isinstance(value, dict):
+        return _concept_text(value)[1]
+    return str(value or "")
+
+
+def _resources(value: Any, kinds: tuple[str, ...]) -> tuple[list[dict[str, Any]], str]:
+    """The matching resources of a prefetch value, or why there are none."""
+    if value is None:
+        return [], "none on record"
+    if not isinstance(value, dict):
+        return [], "not readable"
+    if value.get("resourceType") == "OperationOutcome":
+        return [], "could not be fetched by the EHR (OperationOutcome)"
+    entries = value.get("entry") or ()
+    found = [e.get("resource") for e in entries if isinstance(e, dict)]
+    return [r for r in found if isinstance(r, dict) and r.get("resourceType") in kinds], ""
+
+
+def _summarise(rows: list[ChartRow], problem: str, empty: str) -> ChartList:
+    rows.sort(key=lambda r: not r.active)  # active first, like a problem list
+    return ChartList(rows[:CHART_LIMIT], max(0, len(rows) - CHART_LIMIT), problem or empty)
+
+
+def _conditions(prefetch: dict[str, Any]) -> ChartList:
+    if "conditions" not in prefetch:
+        return ChartList(problem="not supplied in prefetch")
+    found, problem = _resources(prefetch["conditions"], ("Condition",))
+    rows = []
+    for resource in found:
+        text, code = _concept_text(resource.get("code"))
+        status = _status(resource, "clinicalStatus")
+        verification = _status(resource, "verificationStatus")
+        if verification in ("refuted", "entered-in-error"):
+            status = verification
+        elif resource.get("abatementDateTime") or resource.get("abatementPeriod"):
+            status = f"{status}, abated" if status else "abated"
+        rows.append(ChartRow(text, code, status, status in ("active", "recurrence", "relapse")))
+    return _summarise(rows, problem, "" if rows else "none on record")
+
+
+def _medication_name(resource: dict[str, Any], included: dict[str, dict[str, Any]]) -> str:
+    if "medicationCodeableConcept" in resource:
+        return _concept_text(resource["medicationCodeableConcept"])[0]
+    reference = (resource.get("medicationReference") or {}).get("reference", "")
+    contained = {f"#{c.get('id')}": c for c in resource.get("contained") or ()}
+    medication = contained.get(reference) or included.get(reference)
+    if medication:
+        return _concept_text(medication.get("code"))[0]
+    return reference or "(no medication recorded)"
+
+
+def _medications(prefetch: dict[str, Any]) -> ChartList:
+    rows: list[ChartRow] = []
+    problems = []
+    for key, kind in (("medicationStatements", "statement"), ("medicationRequests", "order")):
+        if key not in prefetch:
+            continue
+        value = prefetch[key]
+        found, problem = _resources(value, ("MedicationStatement", "MedicationRequest"))
+        if problem and problem != "none on record":
+            problems.append(f"{kind} list {problem}")
+        media, _ = _resources(value, ("Medication",))
+        included = {f"Medication/{m.get('id')}": m for m in media}
+        for resource in found:
+            status = str(resource.get("status") or "")
+            name = _medication_name(resource, included)
+            rows.append(ChartRow(name, kind, status, status in ("active", "intended", "on-hold")))
+    return _summarise(rows, "; ".join(problems), "" if rows else "none on record")
+
+
+def _order_text(resource: dict[str, Any]) -> str:
+    for key in ("medicationCodeableConcept", "code"):
+        if key in resource:
+            return _concept_text(resource[key])[0]
+    return resource.get("resourceType", "order")
+
+
+def _is_block(resource: dict[str, Any]) -> bool:
+    codings = (resource.get("code") or {}).get("coding") or ()
+    return any(c.get("system") == CPT and c.get("code") == LSB_CPT for c in codings)
+
+
+def _draft_resources(request: dict[str, Any]) -> list[dict[str, Any]]:
+    bundle = (request.get("context") or {}).get("draftOrders") or {}
+    found = [e.get("resource") for e in bundle.get("entry") or () if isinstance(e, dict)]
+    return [r for r in found if isinstance(r, dict)]
+
+
+def orders(request: dict[str, Any]) -> list[Order]:
+    """The fixture's draft orders, and a lumbar sympathetic block when none is on the pad."""
+    selections = set((request.get("context") or {}).get("selections") or ())
+    found = []
+    for resource in _draft_resources(request):
+        ref = f"{resource.get('resourceType')}/{resource.get('id')}"
+        found.append(Order(ref, _order_text(resource), ref in selections, _is_block(resource)))
+    if not any(o.is_block for o in found):
+        found.append(Order(LSB_REF, "Lumbar sympathetic block (CPT 64520)", is_block=True))
+    return found
+
+
+def chart(request: dict[str, Any]) -> Chart:
+    context = request.get("context") or {}
+    prefetch = request.get("prefetch") or {}
+    return Chart(
+        patient=str(context.get("patientId", "")),
+        encounter=str(context.get("encounterId", "")),
+        hook=str(request.get("hook", "")),
+        conditions=_conditions(prefetch),
+        medications=_medications(prefetch),
+        orders=orders(request),
+    )
+
+
+def default_order(request: dict[str, Any]) -> str:
+    """The order the fixture itself selects (order-select), else the first on the pad."""
+    listed = orders(request)
+    chosen = next((o for o in listed if o.selected), listed[0])
+    return chosen.ref
+
+
+def block_order(context: dict[str, Any]) -> dict[str, Any]:
+    """A draft lumbar sympathetic block, as the ordering clinician would put it on the pad."""
+    resource: dict[str, Any] = {
+        "resourceType": "ServiceRequest",
+        "id": LSB_REF.split("/")[1],
+        "status": "draft",
+        "intent": "order",
+        "code": {
+            "coding": [
+                {
+                    "system": CPT,
+                    "code": LSB_CPT,
+                    "display": "Injection, anesthetic agent; lumbar or thoracic "
+                    "(paravertebral sympathetic)",
+                }
+            ],
+            "text": "Lumbar sympathetic block",
+        },
+        "subject": {"reference": f"Patient/{context.get('patientId', '')}"},
+    }
+    if context.get("encounterId"):
+        resource["encounter"] = {"reference": f"Encounter/{context['encounterId']}"}
+    if context.get("userId"):
+        resource["requester"] = {"reference": context["userId"]}
+    return resource
+
+
+def build_request(request: dict[str, Any], order: str, hook: str) -> dict[str, Any]:
+    """The fixture's request for `hook` with `order` selected (order-select) or on the pad.
+
+    order-sign signs every order on the pad, so it has no selections. A new hookInstance each
+    time, as an EHR sends for every call.
+    """
+    if hook not in HOOKS:
+        raise ValueError(f"hook must be one of {', '.join(HOOKS)}")
+    if order not in {o.ref for o in orders(request)}:
+        raise ValueError("order is not on this patient's order pad")
+    built = copy.deepcopy(request)
+    built["hook"] = hook
+    built["hookInstance"] = str(uuid.uuid4())
+    context = built.setdefault("context", {})
+    if order == LSB_REF:
+        pad = context.setdefault("draftOrders", {"resourceType": "Bundle", "type": "collection"})
+        pad.setdefault("entry", []).append({"resource": block_order(context)})
+    if hook == "order-select":
+        context["selections"] = [order]
+    else:
+        context.pop("selections", None)
+    return built

@@ -1,0 +1,182 @@
+"""The sandbox's server side: when it is served, the fixture requests it builds, the chart
+summary, and card rendering that no card text can turn into markup. The page itself is driven
+in a browser in test_sandbox_browser.py."""
+
+from __future__ import annotations
+
+import pytest
+from flask.testing import FlaskClient
+
+from cds_service import create_app
+from cds_service.web import sandbox_fixtures
+from cds_service.web.security import CONTENT_SECURITY_POLICY
+
+from fixture_files import NAMES, fixture_request
+
+
+@pytest.mark.parametrize("path", ["/sandbox", "/sandbox/request", "/sandbox/static/sandbox.js"])
+def test_sandbox_is_404_unless_enabled(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CDS_DEV_MODE", raising=False)
+    monkeypatch.delenv("CDS_SANDBOX", raising=False)
+    assert create_app().test_client().get(path).status_code == 404
+
+
+def test_sandbox_setting_turns_it_on_outside_dev_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CDS_DEV_MODE", raising=False)
+    monkeypatch.setenv("CDS_SANDBOX", "1")
+    assert create_app().test_client().get("/sandbox").status_code == 200
+
+
+def test_sandbox_page_has_a_strict_csp_and_no_inline_script(client: FlaskClient) -> None:
+    response = client.get("/sandbox?patient=01-crps-left-apixaban")
+    assert response.status_code == 200
+    assert response.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+    assert "default-src 'self'" in CONTENT_SECURITY_POLICY
+    html = response.get_data(as_text=True)
+    assert "onclick" not in html and "style=" not in html
+    assert "<script>" not in html  # only <script src=...> from our own origin
+    for path in ("/sandbox/static/sandbox.js", "/sandbox/static/sandbox.css"):
+        assert client.get(path).status_code == 200
+
+
+def test_education_page_has_the_same_csp(client: FlaskClient) -> None:
+    response = client.get("/education/lumbar-sympathetic-block")
+    assert response.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+    assert "onclick" not in response.get_data(as_text=True)
+
+
+def test_chart_summary_of_fixture_01(client: FlaskClient) -> None:
+    chart = sandbox_fixtures.chart(fixture_request("01-crps-left-apixaban"))
+    assert chart.patient == "lsb-01" and chart.hook == "order-select"
+    assert [(r.code, r.status) for r in chart.conditions.rows] == [("G90.522", "active")]
+    assert [r.text for r in chart.medications.rows] == ["apixaban 5 MG Oral Tablet"]
+    refs = [(o.ref, o.selected, o.is_block) for o in chart.orders]
+    assert refs == [
+        ("MedicationRequest/f01-ord-opioid", True, False),
+        (sandbox_fixtures.LSB_REF, False, True),  # the block, offered for selection
+    ]
+
+
+def test_chart_summary_says_what_could_not_be_read() -> None:
+    chart = sandbox_fixtures.chart(fixture_request("19-crps-statements-operationoutcome"))
+    assert "could not be fetched" in chart.medications.problem
+    assert sandbox_fixtures.chart(fixture_request("25-conditions-key-omitted")).conditions.problem
+    inactive = sandbox_fixtures.chart(fixture_request("13-crps-abated-resolved-refuted"))
+    assert not any(r.active for r in inactive.conditions.rows)
+
+
+def test_chart_summary_names_contained_and_included_medications() -> None:
+    name = "09-cancer-pain-snomed-enoxaparin-contained"
+    contained = sandbox_fixtures.chart(fixture_request(name))
+    assert any("enoxaparin" in r.text.lower() for r in contained.medications.rows)
+    included = sandbox_fixtures.chart(fixture_request("10-causalgia-left-clopidogrel-included"))
+    assert any("clopidogrel" in r.text.lower() for r in included.medications.rows)
+
+
+def test_heavy_patient_summary_is_short() -> None:
+    chart = sandbox_fixtures.chart(fixture_request("27-heavy-patient"))
+    assert len(chart.conditions.rows) == sandbox_fixtures.CHART_LIMIT
+    assert chart.conditions.rows[0].active and chart.conditions.more > 1000
+
+
+def test_a_fixture_already_drafting_the_block_offers_it_once() -> None:
+    listed = sandbox_fixtures.orders(fixture_request("16-lsb-selected-aspirin"))
+    assert sum(o.is_block for o in listed) == 1
+    assert sandbox_fixtures.LSB_REF not in {o.ref for o in listed}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_fixture_opens(client: FlaskClient, name: str) -> None:
+    response = client.get(f"/sandbox?patient={name}")
+    assert response.status_code == 200
+    assert f"<code>{name}</code>" in response.get_data(as_text=True)
+
+
+def test_unknown_patient_is_404(client: FlaskClient) -> None:
+    assert client.get("/sandbox?patient=../../etc/passwd").status_code == 404
+
+
+def test_request_selecting_the_block_puts_it_on_the_pad(client: FlaskClient) -> None:
+    query = {
+        "patient": "01-crps-left-apixaban",
+        "order": sandbox_fixtures.LSB_REF,
+        "hook": "order-select",
+    }
+    built = client.get("/sandbox/request", query_string=query).get_json()
+    original = fixture_request("01-crps-left-apixaban")
+    assert built["hookInstance"] != original["hookInstance"]
+    assert built["context"]["selections"] == [sandbox_fixtures.LSB_REF]
+    block = built["context"]["draftOrders"]["entry"][-1]["resource"]
+    assert block["code"]["coding"][0]["code"] == "64520"
+    assert block["subject"] == {"reference": "Patient/lsb-01"}
+    response = client.post("/cds-services/lsb-order-select", json=built)
+    kinds = [c["source"]["topic"]["code"] for c in response.get_json()["cards"]]
+    assert kinds == ["lsb-bleeding-risk"]
+
+
+def test_request_for_order_sign_has_no_selections(client: FlaskClient) -> None:
+    query = {
+        "patient": "01-crps-left-apixaban",
+        "order": "MedicationRequest/f01-ord-opioid",
+        "hook": "order-sign",
+    }
+    built = client.get("/sandbox/request", query_string=query).get_json()
+    assert built["hook"] == "order-sign" and "selections" not in built["context"]
+    assert client.post("/cds-services/lsb-order-sign", json=built).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"patient": "01-crps-left-apixaban", "order": "Nope/1", "hook": "order-select"},
+        {"patient": "01-crps-left-apixaban", "order": sandbox_fixtures.LSB_REF, "hook": "x"},
+    ],
+)
+def test_request_rejects_what_is_not_on_offer(client: FlaskClient, query: dict[str, str]) -> None:
+    response = client.get("/sandbox/request", query_string=query)
+    assert response.status_code == 400
+    assert response.get_json()["resourceType"] == "OperationOutcome"
+
+
+HOSTILE_CARD = {
+    "uuid": "u-1",
+    "summary": "<img src=x onerror=alert(1)> summary",
+    "indicator": "critical\" onmouseover=\"alert(1)",
+    "detail": (
+        "**bold** <script>alert(1)</script> [click](javascript:alert(1)) "
+        "<a href='javascript:alert(2)'>raw</a> ![img](https://evil.example/x.png)"
+    ),
+    "source": {"label": "<b>src</b>", "url": "javascript:alert(3)"},
+    "links": [
+        {"label": "bad", "url": "javascript:alert(4)", "type": "absolute"},
+        {"label": "good", "url": "https://example.org/page", "type": "absolute"},
+    ],
+    "suggestions": [
+        {
+            "label": "<i>go</i>",
+            "uuid": "s-1\" data-x=\"",
+            "actions": [{"type": "create", "description": "d", "resource": {"text": "</pre>"}}],
+        }
+    ],
+    "overrideReasons": [{"system": "s", "code": "c\"><b>", "display": "<b>reason</b>"}],
+}
+
+
+def test_render_escapes_and_sanitises_card_text(client: FlaskClient) -> None:
+    response = client.post("/sandbox/render", json={"cards": [HOSTILE_CARD]})
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "<strong>bold</strong>" in html  # Markdown is rendered
+    for bad in ("<script", "<img", 'href="javascript', "<b>", "<i>", "evil"):
+        assert bad not in html, bad
+    assert "onerror=" not in html.replace("&lt;img src=x onerror=", "")  # only as text
+    assert "&lt;img src=x onerror=alert(1)&gt; summary" in html
+    assert "&lt;/pre&gt;" in html  # the suggested resource is shown as text
+    assert 'class="card card-info"' in html  # an unknown indicator falls back to info
+    assert 'href="https://example.org/page"' in html
+    assert response.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+
+
+def test_render_needs_a_cards_list(client: FlaskClient) -> None:
+    assert client.post("/sandbox/render", json={"cards": "no"}).status_code == 400
+    assert client.post("/sandbox/render", data="x", content_type="text/plain").status_code == 400
