@@ -139,6 +139,7 @@ def _card_view(card: Any, index: int) -> dict[str, Any]:
             ("https://", "http://")
         ) else "",
         "topic": str((source.get("topic") or {}).get("display", "")),
+        "kind": str((source.get("topic") or {}).get("code", "")),
         "links": links,
         "suggestions": suggestions,
         "selection": str(card.get("selectionBehavior", "")),

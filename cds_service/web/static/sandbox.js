@@ -122,6 +122,7 @@
   }
 
   async function sendFeedback(card, entry) {
+    card.dataset.feedback = "sending";
     const status = card.querySelector(".feedback-status");
     const body = { feedback: [{ card: card.dataset.uuid, ...entry, outcomeTimestamp: new Date().toISOString() }] };
     let text;
@@ -147,6 +148,7 @@
     pre.textContent = JSON.stringify(body, null, 2);
     item.append(head, pre);
     feedbackLog.prepend(item);
+    card.dataset.feedback = "sent";
   }
 
   function accept(card, button) {
@@ -193,12 +195,21 @@
     override(event.target.closest(".card"), event.target);
   });
 
-  form.addEventListener("change", () => { if (!editMode.checked) buildRequest(); });
-  form.addEventListener("submit", async (event) => {
+  // data-busy marks a call in flight (tests and screenshots wait for it to clear).
+  const busy = (work) => async (event) => {
     event.preventDefault();
+    document.body.dataset.busy = "1";
+    try {
+      await work();
+    } finally {
+      delete document.body.dataset.busy;
+    }
+  };
+  form.addEventListener("change", busy(async () => { if (!editMode.checked) await buildRequest(); }));
+  form.addEventListener("submit", busy(async () => {
     await buildRequest(); // a new hookInstance for every call, as an EHR sends
     await send();
-  });
+  }));
   editMode.addEventListener("change", () => {
     requestBox.readOnly = !editMode.checked;
     sendEdited.hidden = !editMode.checked;
@@ -206,8 +217,8 @@
     fireButton.title = editMode.checked ? "Editing the request: send it from the integrator view" : "";
     if (editMode.checked) requestBox.focus();
   });
-  sendEdited.addEventListener("click", send);
-  $("#reset").addEventListener("click", buildRequest);
+  sendEdited.addEventListener("click", busy(send));
+  $("#reset").addEventListener("click", busy(buildRequest));
   $("#patient").addEventListener("change", (event) => event.target.form.submit());
   document.body.dataset.ready = "1";
 })();
