@@ -87,10 +87,14 @@ class CodeGroup:
     label: str
     codes: frozenset[CodeKey]
     names: re.Pattern[str] | None
+    prefixes: tuple[CodeKey, ...] = ()  # hierarchical codes (ATC groups such as N02A)
 
     def matches(self, keys: Iterable[CodeKey], text: str) -> bool:
-        if any(k in self.codes for k in keys):
-            return True
+        for key in keys:
+            if key in self.codes:
+                return True
+            if any(key[0] == s and key[1].startswith(p) for s, p in self.prefixes):
+                return True
         return bool(self.names and text and self.names.search(text))
 
 
@@ -209,11 +213,15 @@ class _Loader:
         }
         for oid in entry.get("valuesets") or ():
             keys.update(self.key(c) for c in self.valueset_codes(str(oid)))
+        atc = self.systems.uri("atc")
+        # An ATC code shorter than a substance code (7 characters) names a group: match below it.
+        prefixes = tuple(sorted(k for k in keys if k[0] == atc and len(k[1]) < 7))
         return CodeGroup(
             id=entry["id"],
             label=entry.get("label", entry["id"]),
             codes=frozenset(keys),
             names=_names_pattern(entry.get("names") or ()),
+            prefixes=prefixes,
         )
 
     def indications(self) -> dict[CodeKey, Indication]:
