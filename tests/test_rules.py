@@ -201,8 +201,8 @@ def test_supporting_evidence_lists_treatments_tried_and_opioids(client: FlaskCli
     opioid["id"] = "t-ms-2"
     add(body, "medicationStatements", opioid)
     detail = cards(client, body)["lsb-suggestion"]["detail"]
-    assert "Neuropathic pain agent: gabapentin 300 mg (past" in detail
-    assert "Opioid: oxycodone hydrochloride 5 MG Oral Tablet (current" in detail
+    assert "Neuropathic pain agent: past: gabapentin 300 mg (1 record" in detail
+    assert "Opioid: current: oxycodone hydrochloride 5 MG Oral Tablet (1 record" in detail
     assert "No conservative treatment" not in detail
 
 

@@ -31,6 +31,7 @@ FILES = (
     "record_rules",
 )
 
+WORD = re.compile(r"[a-z0-9]+")
 LsbFit = Literal["indicated", "uncertain", "not-indicated"]
 
 
@@ -133,8 +134,7 @@ class Knowledge:
     indication_by_code: Mapping[CodeKey, Indication]
     drug_by_code: Mapping[CodeKey, DrugMatch]
     drug_classes_by_atc_prefix: Mapping[str, str]
-    drug_names: Mapping[str, Drug]
-    drug_name_pattern: re.Pattern[str]
+    drug_names: Mapping[str, Drug]  # lowercase ingredient and brand names, words split by spaces
     amputation_lower: frozenset[CodeKey]
     amputation_upper: frozenset[CodeKey]
     treatments: tuple[CodeGroup, ...]
@@ -144,8 +144,16 @@ class Knowledge:
     valuesets: tuple[str, ...]
 
     def drug_by_name(self, text: str) -> list[Drug]:
-        """Drugs whose ingredient or brand name stands as a whole word in free text."""
-        found = {m.group(0).lower() for m in self.drug_name_pattern.finditer(text)}
+        """Drugs whose ingredient or brand name stands as whole words in free text.
+
+        Word lookup rather than one large regex: this runs for every medication record of a
+        patient with thousands of them.
+        """
+        words = WORD.findall(text.lower())
+        found = [w for w in words if w in self.drug_names]
+        if any(" " in n for n in self.drug_names):
+            joined = f" {' '.join(words)} "
+            found += [n for n in self.drug_names if " " in n and f" {n} " in joined]
         drugs = {self.drug_names[n].id: self.drug_names[n] for n in found}
         return list(drugs.values())
 
@@ -285,7 +293,7 @@ class _Loader:
                     by_code[self.key(c)] = DrugMatch(drug, how)
             names = [n.lower() for n in entry.get("names") or ()]
             for n in names:
-                by_name[n] = drug
+                by_name[" ".join(WORD.findall(n))] = drug
             pattern = _names_pattern(names)
             for oid in entry.get("valuesets") or ():
                 if pattern:
@@ -345,7 +353,6 @@ class _Loader:
             drug_by_code=drug_by_code,
             drug_classes_by_atc_prefix=atc_classes,
             drug_names=drug_names,
-            drug_name_pattern=_names_pattern(drug_names) or re.compile(r"(?!)"),
             amputation_lower=frozenset(self.key(c) for c in amputation.get("lower_limb") or ()),
             amputation_upper=frozenset(self.key(c) for c in amputation.get("upper_limb") or ()),
             treatments=treatments,
