@@ -99,7 +99,7 @@ def feedback_landed(page: Page, card: Any) -> bool:
     status = card.locator(".feedback-status")
     if status.get_attribute("data-status") == "404":
         return False
-    expect(status).to_contain_text("HTTP 200, recorded")
+    expect(status).to_contain_text("HTTP 200")
     return True
 
 

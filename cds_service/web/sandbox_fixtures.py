@@ -46,7 +46,8 @@ class ChartRow:
 class ChartList:
     rows: list[ChartRow] = field(default_factory=list)
     more: int = 0  # rows not shown
-    problem: str = ""  # why the list is missing, when it is
+    problem: str = ""  # why the list could not be read (shown as a warning)
+    note: str = ""  # e.g. "none on record"
 
 
 @dataclass
@@ -104,8 +105,8 @@ def _status(resource: dict[str, Any], key: str) -> str:
 
 def _resources(value: Any, kinds: tuple[str, ...]) -> tuple[list[dict[str, Any]], str]:
     """The matching resources of a prefetch value, or why there are none."""
-    if value is None:
-        return [], "none on record"
+    if value is None:  # the EHR found nothing
+        return [], ""
     if not isinstance(value, dict):
         return [], "not readable"
     if value.get("resourceType") == "OperationOutcome":
@@ -115,9 +116,10 @@ def _resources(value: Any, kinds: tuple[str, ...]) -> tuple[list[dict[str, Any]]
     return [r for r in found if isinstance(r, dict) and r.get("resourceType") in kinds], ""
 
 
-def _summarise(rows: list[ChartRow], problem: str, empty: str) -> ChartList:
+def _summarise(rows: list[ChartRow], problem: str) -> ChartList:
     rows.sort(key=lambda r: not r.active)  # active first, like a problem list
-    return ChartList(rows[:CHART_LIMIT], max(0, len(rows) - CHART_LIMIT), problem or empty)
+    note = "" if rows or problem else "none on record"
+    return ChartList(rows[:CHART_LIMIT], max(0, len(rows) - CHART_LIMIT), problem, note)
 
 
 def _conditions(prefetch: dict[str, Any]) -> ChartList:
@@ -134,7 +136,7 @@ def _conditions(prefetch: dict[str, Any]) -> ChartList:
         elif resource.get("abatementDateTime") or resource.get("abatementPeriod"):
             status = f"{status}, abated" if status else "abated"
         rows.append(ChartRow(text, code, status, status in ("active", "recurrence", "relapse")))
-    return _summarise(rows, problem, "" if rows else "none on record")
+    return _summarise(rows, problem)
 
 
 def _medication_name(resource: dict[str, Any], included: dict[str, dict[str, Any]]) -> str:
@@ -156,7 +158,7 @@ def _medications(prefetch: dict[str, Any]) -> ChartList:
             continue
         value = prefetch[key]
         found, problem = _resources(value, ("MedicationStatement", "MedicationRequest"))
-        if problem and problem != "none on record":
+        if problem:
             problems.append(f"{kind} list {problem}")
         media, _ = _resources(value, ("Medication",))
         included = {f"Medication/{m.get('id')}": m for m in media}
@@ -164,7 +166,7 @@ def _medications(prefetch: dict[str, Any]) -> ChartList:
             status = str(resource.get("status") or "")
             name = _medication_name(resource, included)
             rows.append(ChartRow(name, kind, status, status in ("active", "intended", "on-hold")))
-    return _summarise(rows, "; ".join(problems), "" if rows else "none on record")
+    return _summarise(rows, "; ".join(problems))
 
 
 def _order_text(resource: dict[str, Any]) -> str:

@@ -132,9 +132,17 @@
         headers: headers(),
         body: JSON.stringify(body),
       });
+      const answer = await response.text();
+      let stored = "";
+      try {
+        const parsed = JSON.parse(answer);
+        if (response.ok && Number.isInteger(parsed.stored)) stored = `, stored ${parsed.stored}`;
+      } catch {
+        // Not JSON: the status says enough.
+      }
       text = response.status === 404
         ? "this service has no feedback endpoint (HTTP 404)"
-        : `HTTP ${response.status}${response.ok ? ", recorded" : ""}`;
+        : `HTTP ${response.status}${response.ok ? stored || ", recorded" : ""}`;
       status.dataset.status = String(response.status);
     } catch (error) {
       text = `not sent (${error.message})`;
