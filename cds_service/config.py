@@ -42,7 +42,7 @@ class Settings:
     fhir_connect_timeout_ms: int = 200  # CDS_FHIR_CONNECT_TIMEOUT_MS, per request
     fhir_read_timeout_ms: int = 400  # CDS_FHIR_READ_TIMEOUT_MS, per request
     fhir_max_pages: int = 20  # CDS_FHIR_MAX_PAGES: per prefetch key, the first page included
-    fhir_page_size: int = 100  # CDS_FHIR_PAGE_SIZE: `_count` sent; 0 = the server's default
+    fhir_page_size: int = 1000  # CDS_FHIR_PAGE_SIZE: `_count` asked for; 0 = server's default
     fhir_max_retries: int = 2  # CDS_FHIR_MAX_RETRIES: for 429 and 503, inside the budget
     fhir_concurrency: int = 8  # CDS_FHIR_CONCURRENCY: parallel requests per worker
     fhir_max_response_bytes: int = 20 * 1024 * 1024  # CDS_FHIR_MAX_RESPONSE_BYTES, per page
@@ -62,7 +62,7 @@ class Settings:
             "fhir_connect_timeout_ms": _int("CDS_FHIR_CONNECT_TIMEOUT_MS", 200, minimum=1),
             "fhir_read_timeout_ms": _int("CDS_FHIR_READ_TIMEOUT_MS", 400, minimum=1),
             "fhir_max_pages": _int("CDS_FHIR_MAX_PAGES", 20, minimum=1),
-            "fhir_page_size": _int("CDS_FHIR_PAGE_SIZE", 100),
+            "fhir_page_size": _int("CDS_FHIR_PAGE_SIZE", 1000),
             "fhir_max_retries": _int("CDS_FHIR_MAX_RETRIES", 2),
             "fhir_concurrency": _int("CDS_FHIR_CONCURRENCY", 8, minimum=1),
             "fhir_max_response_bytes": _int(

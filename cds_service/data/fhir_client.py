@@ -22,7 +22,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 # urllib3 logs each request line (with the patient id in the query) at DEBUG: keep it quiet.
-logging.getLogger("urllib3.connectionpool").setLevel(logging.WARNING)
+logging.getLogger("urllib3").setLevel(logging.WARNING)
 
 RETRYABLE = (429, 503)
 BACKOFF_S = 0.05  # before a retry when the server sends no Retry-After
