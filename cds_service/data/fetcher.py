@@ -201,10 +201,11 @@ class FhirRecordFetcher:
             return
         if pages.next_url:
             record.next_pages[key] = pages.next_url
+        cap = self.settings.fhir_max_pages
         why = (
             pages.failure.reason
             if pages.failure
-            else f"the service reads at most {self.settings.fhir_max_pages} pages of a list"
+            else f"the service reads at most {cap} page{'' if cap == 1 else 's'} of a list"
         )
         record.gaps[key] = Gap(key, f"only {_pages_text(read)} could be read: {why}", partial=True)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -59,7 +60,8 @@ def card(response: Any, kind: str) -> dict[str, Any]:
 
 
 def text_of(card: dict[str, Any]) -> str:
-    return f"{card['summary']}\n{card.get('detail', '')}"
+    """Summary and detail, with the Markdown escapes of record text undone."""
+    return re.sub(r"\\(.)", r"\1", f"{card['summary']}\n{card.get('detail', '')}")
 
 
 def diagnostics(response: Any, status: int) -> str:
