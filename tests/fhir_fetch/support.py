@@ -7,8 +7,10 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+import requests
 from flask.testing import FlaskClient
 
+from fhir_server.harness import FhirTestServer
 from fixture_files import card_kind, fixture_request, service_for
 
 TOKEN = "s3cr3t-ehr-access-token-7f1c"  # distinctive, so a leak is easy to spot
@@ -73,3 +75,18 @@ def diagnostics(response: Any, status: int) -> str:
 
 def requests_for(log: list[dict[str, Any]], resource_type: str) -> list[dict[str, Any]]:
     return [r for r in log if r["path"].startswith(f"/fhir/{resource_type}")]
+
+
+def first_page(ehr: FhirTestServer, query: str) -> dict[str, Any]:
+    """A searchset page as the EHR's own prefetch would send it: with a `next` link."""
+    response = requests.get(f"{ehr.base_url}/{query}", headers=ehr.auth_headers(), timeout=10)
+    response.raise_for_status()
+    page: dict[str, Any] = response.json()
+    assert any(link["relation"] == "next" for link in page["link"])
+    return page
+
+
+def statements_page_1(ehr: FhirTestServer) -> dict[str, Any]:
+    return first_page(
+        ehr, "MedicationStatement?patient=lsb-24&_include=MedicationStatement:medication&_count=1"
+    )

@@ -6,30 +6,23 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-import requests
 from flask.testing import FlaskClient
 
 from .conftest import MakeClient
-from .support import card, cards_seen, fetching, kinds, post, requests_for, text_of
+from .support import (
+    card,
+    cards_seen,
+    fetching,
+    kinds,
+    post,
+    requests_for,
+    statements_page_1,
+    text_of,
+)
 from fhir_server.harness import FhirTestServer
 from fixture_files import fixture_request
 
 DUAL = "24-crps-dual-antiplatelet"  # two statements: aspirin, then ticagrelor
-
-
-def first_page(ehr: FhirTestServer, query: str) -> dict[str, Any]:
-    """A searchset page as the EHR's own prefetch would send it: with a `next` link."""
-    response = requests.get(f"{ehr.base_url}/{query}", headers=ehr.auth_headers(), timeout=10)
-    response.raise_for_status()
-    page: dict[str, Any] = response.json()
-    assert any(link["relation"] == "next" for link in page["link"])
-    return page
-
-
-def statements_page_1(ehr: FhirTestServer) -> dict[str, Any]:
-    return first_page(
-        ehr, "MedicationStatement?patient=lsb-24&_include=MedicationStatement:medication&_count=1"
-    )
 
 
 def test_fetched_searchsets_are_followed_page_by_page(
