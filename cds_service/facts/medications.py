@@ -57,7 +57,7 @@ def match_drugs(concept: MedicationConcept, kn: Knowledge) -> list[tuple[Drug, s
         return list(found.values())
     for system, code in keys:
         if system == kn.systems.uri("atc") and (label := kn.atc_class(code)):
-            unknown = Drug(f"atc-{code}", f"{label} (ATC {code})", label, "antithrombotic", None)
+            unknown = Drug(f"atc-{code}", f"a drug coded ATC {code}", label, "antithrombotic", None)
             return [(unknown, "ATC class")]
     return [(drug, "name in text") for drug in kn.drug_by_name(concept.text)]
 
@@ -108,7 +108,8 @@ def read_medications(
             if error := validation_error(resource):
                 problems.append(Problem(origin.reference, error))  # warned about all the same
             for drug, how in matches:
-                drugs.append(DrugFact(drug, how, concept.label or "coded only", status, origin))
+                recorded_as = concept.label or ", ".join(code for _, code in concept.keys)
+                drugs.append(DrugFact(drug, how, recorded_as, status, origin))
         if not collect_support:
             continue
         keys = [kn.systems.key(s, c) for s, c in concept.keys]

@@ -14,8 +14,6 @@ from .harness import DEFAULT_TEST_TOKEN, FhirTestServer
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
 FHIR_JSON = "application/fhir+json"
-APIXABAN = {"system": RXNORM, "code": "1364445", "display": "apixaban 5 MG Oral Tablet"}
-WARFARIN = {"system": RXNORM, "code": "855332", "display": "warfarin sodium 5 MG Oral Tablet"}
 
 
 def _bundle() -> dict[str, Any]:
@@ -60,7 +58,15 @@ def _bundle() -> dict[str, Any]:
                 "resource": {
                     "resourceType": "Medication",
                     "id": "m1",
-                    "code": {"coding": [APIXABAN]},
+                    "code": {
+                        "coding": [
+                            {
+                                "system": RXNORM,
+                                "code": "1364445",
+                                "display": "apixaban 5 MG Oral Tablet",
+                            }
+                        ]
+                    },
                 }
             },
             {
@@ -74,7 +80,13 @@ def _bundle() -> dict[str, Any]:
                             "resourceType": "Medication",
                             "id": "med-c",
                             "code": {
-                                "coding": [WARFARIN]
+                                "coding": [
+                                    {
+                                        "system": RXNORM,
+                                        "code": "855332",
+                                        "display": "warfarin sodium 5 MG Oral Tablet",
+                                    }
+                                ]
                             },
                         }
                     ],
@@ -133,8 +145,9 @@ def test_startup_and_sigterm() -> None:
     base = server.start(token=None)
     try:
         assert base.startswith("http://127.0.0.1:") and base.endswith("/fhir")
-        startup = server.startup_seconds
-        assert startup is not None and startup < 10, startup
+        assert server.startup_seconds is not None and server.startup_seconds < 10, (
+            server.startup_seconds
+        )
         print(f"FHIR test server start-up: {server.startup_seconds:.2f}s")
         # no token configured: no auth needed
         assert requests.get(f"{base}/metadata", timeout=5).status_code == 200
@@ -196,7 +209,11 @@ def test_include_and_read(fhir: FhirTestServer) -> None:
     resp = _get(fhir, "Medication/m1")
     assert resp.status_code == 200
     med = resp.json()
-    assert med["code"]["coding"][0] == APIXABAN
+    assert med["code"]["coding"][0] == {
+        "system": RXNORM,
+        "code": "1364445",
+        "display": "apixaban 5 MG Oral Tablet",
+    }
     assert _get(fhir, "Medication/does-not-exist").status_code == 404
 
 
@@ -229,7 +246,10 @@ def test_pagination_follows_next_links(fhir: FhirTestServer) -> None:
         assert pages <= 10
     assert pages == 4
     assert sorted(seen) == [
-        "Condition/cond-g90", "Condition/extra-0", "Condition/extra-1", "Condition/extra-2"
+        "Condition/cond-g90",
+        "Condition/extra-0",
+        "Condition/extra-1",
+        "Condition/extra-2",
     ]
 
     # paging keeps _include working on each page
@@ -262,8 +282,11 @@ def test_auth_required(fhir: FhirTestServer) -> None:
     assert _get(fhir, "Condition?patient=p1").status_code == 200
 
     log = fhir.requests_log()
-    statuses = [(r["status"], r["has_authorization"]) for r in log]
-    assert statuses == [(401, False), (401, True), (200, True)]
+    assert [(r["status"], r["has_authorization"]) for r in log] == [
+        (401, False),
+        (401, True),
+        (200, True),
+    ]
     assert all(r["path"] == "/fhir/Condition?patient=p1" for r in log)
     assert DEFAULT_TEST_TOKEN not in json.dumps(log)
 
@@ -308,8 +331,10 @@ def test_transaction_via_fhir_api(fhir: FhirTestServer) -> None:
     result = fhir.load_via_fhir(_bundle())
     assert result["type"] == "transaction-response"
     assert all(e["response"]["status"].startswith("20") for e in result["entry"])
-    statement = _get(fhir, "MedicationStatement/ms-ref").json()
-    assert statement["medicationReference"]["reference"] == "Medication/m1"
+    assert (
+        _get(fhir, "MedicationStatement/ms-ref").json()["medicationReference"]["reference"]
+        == "Medication/m1"
+    )
     # no Patient resource exists here: search by patient still works
     assert _get(fhir, "Patient/p1").status_code == 404
     assert _ids(_search(fhir, "Condition?patient=p1")) == ["Condition/cond-g90"]
