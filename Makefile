@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8080
 HOST ?= 127.0.0.1
 
-.PHONY: run test lint bench install clean
+.PHONY: run test lint bench bench-fetch install clean
 
 $(BIN)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ test: install
 
 bench: install
 	$(BIN)/python bench/latency.py
+
+# The fetch path (no prefetch, the FHIR test server on loopback) against the prefetch path.
+bench-fetch: install
+	$(BIN)/python bench/fetch_latency.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache
