@@ -247,13 +247,15 @@ class FhirRecordFetcher:
         wait(futures.values(), timeout=deadline.remaining() + GRACE_S)
         results: dict[str, T | Failure] = {}
         for key, future in futures.items():
-            if future.done() and not future.cancelled() and future.exception() is None:
-                results[key] = future.result()
-            else:
+            if not future.done():
                 future.cancel()  # a queued one never starts; a running one ends by its timeouts
-                if future.done() and not future.cancelled():
-                    log.error("fhir fetch job failed: %s", type(future.exception()).__name__)
                 results[key] = Failure(FailureKind.TIMEOUT)
+            elif (error := future.exception()) is not None:
+                # A bug or an answer shaped beyond our checks: the type only, never the message.
+                log.error("fhir fetch job failed: %s", type(error).__name__)
+                results[key] = Failure(FailureKind.UNREADABLE)
+            else:
+                results[key] = future.result()
         return results
 
 
@@ -273,7 +275,8 @@ def only_patient(bundle: Resource, patient_id: str) -> bool:
         if not isinstance(resource, dict) or (entry.get("search") or {}).get("mode") == "include":
             continue
         for name in PATIENT_FIELDS:
-            ref = (resource.get(name) or {}).get("reference")
+            value = resource.get(name)
+            ref = value.get("reference") if isinstance(value, dict) else None
             if isinstance(ref, str) and not _is_patient(ref, patient_id):
                 return False
     return True

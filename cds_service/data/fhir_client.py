@@ -45,6 +45,7 @@ class FailureKind(Enum):
     FOREIGN_LINK = "its next page is at an address this service may not contact"
     OTHER_PATIENT = "the EHR's FHIR server returned records of another patient"
     NO_QUERY = "the query for it needs data this hook call does not carry"
+    UNREADABLE = "the service could not process the EHR's FHIR server's answer"
 
 
 @dataclass(frozen=True)
