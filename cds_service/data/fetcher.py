@@ -195,9 +195,9 @@ class FhirRecordFetcher:
             record.gaps.pop(key, None)
             return
         if read == 0:
-            assert pages.failure is not None  # the page cap is at least 1
             del record.resources[key]
-            record.gaps[key] = Gap(key, pages.failure.reason)  # the service tried: not omitted
+            failure = pages.failure or Failure(FailureKind.UNREADABLE)  # (a page cap of 0)
+            record.gaps[key] = Gap(key, failure.reason)  # the service tried: not omitted
             return
         if pages.next_url:
             record.next_pages[key] = pages.next_url
