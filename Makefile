@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint bench install browser screenshot clean
+.PHONY: run test lint bench bench-fetch install browser screenshot clean
 
 $(BIN)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ screenshot: install browser
 
 bench: install
 	$(BIN)/python bench/latency.py
+
+# The fetch path (no prefetch, the FHIR test server on loopback) against the prefetch path.
+bench-fetch: install
+	$(BIN)/python bench/fetch_latency.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache
