@@ -21,6 +21,10 @@ def _number(name: str, default: float) -> float:
     return default if value is None or not value.strip() else float(value)
 
 
+class ConfigError(RuntimeError):
+    """The configuration does not allow the service to start safely."""
+
+
 @dataclass(frozen=True)
 class Settings:
     dev_mode: bool = False  # CDS_DEV_MODE: unsigned calls from loopback, sandbox on

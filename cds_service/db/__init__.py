@@ -64,6 +64,8 @@ def safe_url(url: str | URL) -> str:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # SQLAlchemy, not the sqlite3 module, begins transactions (see _sqlite_begin).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     # WAL lets readers and one writer work at once; busy_timeout makes a second writer wait
     # for the lock instead of failing, so several processes on one host lose nothing.
@@ -74,11 +76,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_begin(connection: Any) -> None:
+    # A deferred transaction that reads, then writes after another process committed, fails
+    # at once in WAL mode (SQLITE_BUSY_SNAPSHOT, no waiting). Taking the write lock at BEGIN
+    # makes concurrent writers queue (busy_timeout) instead, so no feedback is lost.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def make_engine(url: str | URL) -> Engine:
     parsed = normalise_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(parsed, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=5)
 
