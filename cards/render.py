@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         autoescape=False,  # the output is Markdown, escaped by the `md` filter
+        extensions=["jinja2.ext.do"],
     )
     env.filters["md"] = escape_markdown
     env.filters["system_name"] = lambda uri: common()["system_names"].get(uri, uri)
@@ -45,12 +46,12 @@ def _environment() -> jinja2.Environment:
 ENV = _environment()
 
 
-@lru_cache(maxsize=None)
+@cache
 def common() -> dict[str, Any]:
     return yaml.safe_load((CARDS_DIR / "common.yaml").read_text(encoding="utf-8"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def template(kind: str) -> dict[str, Any]:
     spec = yaml.safe_load((CARDS_DIR / "templates" / f"{kind}.yaml").read_text(encoding="utf-8"))
     spec["_summary"] = ENV.from_string(spec["summary"])

@@ -72,10 +72,24 @@ def codings(concept: Any) -> Iterator[dict[str, Any]]:
             yield coding
 
 
-def concept_text(concept: Any) -> str:
-    """All human-readable text of a CodeableConcept: its text and the displays of its codings."""
+def _texts(concept: Any) -> list[str]:
     if not isinstance(concept, dict):
-        return ""
+        return []
     parts = [concept.get("text")]
     parts += [c.get("display") for c in concept.get("coding") or () if isinstance(c, dict)]
-    return " | ".join(p for p in parts if isinstance(p, str) and p.strip())
+    unique: dict[str, str] = {}
+    for part in parts:
+        if isinstance(part, str) and part.strip():
+            unique.setdefault(part.strip().lower(), part.strip())
+    return list(unique.values())
+
+
+def concept_text(concept: Any) -> str:
+    """All human-readable text of a CodeableConcept (its text and displays), for name matching."""
+    return " | ".join(_texts(concept))
+
+
+def concept_label(concept: Any) -> str:
+    """The one phrase to show a clinician: the concept's text, else its first display."""
+    texts = _texts(concept)
+    return texts[0] if texts else ""

@@ -48,9 +48,7 @@ class CdsError(Exception):
 
 def operation_outcome(status: int, message: str, problems: dict[str, str] | None = None) -> dict:
     code = ISSUE_CODE.get(status, "processing")
-    issues: list[dict[str, Any]] = [
-        {"severity": "error", "code": code, "diagnostics": message}
-    ]
+    issues: list[dict[str, Any]] = [{"severity": "error", "code": code, "diagnostics": message}]
     for where, what in (problems or {}).items():
         issues.append(
             {"severity": "error", "code": code, "diagnostics": what, "expression": [where]}

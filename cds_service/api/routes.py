@@ -77,7 +77,8 @@ def call_service(service_id: str) -> dict[str, Any]:
         record = load_record(service.prefetch, service.required, call, fetcher)
     except DataUnavailable as exc:
         raise CdsError(
-            412, "Required data could not be obtained from prefetch or the FHIR server.",
+            412,
+            "Required data could not be obtained from prefetch or the FHIR server.",
             exc.problems,
         ) from None
     knowledge = load_knowledge()

@@ -42,7 +42,7 @@ class PatientRecord:
             matches.append(resource)
 
     def medication(self, reference: str, container: Resource) -> Resource | None:
-        """Resolves a medicationReference: contained (`#id`), or a Medication read with the record."""
+        """Resolves a medicationReference: contained (`#id`) or a Medication read beside it."""
         if reference.startswith("#"):
             for contained in container.get("contained") or ():
                 if isinstance(contained, dict) and contained.get("id") == reference[1:]:

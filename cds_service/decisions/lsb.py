@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from cds_service.decisions.model import CardDecision
-from cds_service.facts.model import DrugFact, Facts, IndicationFact
+from cds_service.facts.model import DrugFact, Facts, IndicationFact, SupportFact
 from cds_service.hook_call import HookCall
 from cds_service.knowledge import Drug, Knowledge
 
@@ -17,6 +18,32 @@ def drugs_found(facts: Facts) -> list[tuple[Drug, list[DrugFact]]]:
     for fact in facts.drugs:
         by_drug[fact.drug.id].append(fact)
     return [(found[0].drug, found) for found in by_drug.values()]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One kind of supporting evidence, summarised: a long history must not flood the card."""
+
+    group: str
+    current: list[str]
+    past: list[str]
+    records: int
+    example: str  # one record it came from
+
+
+def summarise_support(facts: Facts, shown: int = 3) -> list[Evidence]:
+    by_group: dict[str, list[SupportFact]] = defaultdict(list)
+    for fact in facts.support:
+        by_group[fact.group].append(fact)
+    summary = []
+    for group, found in by_group.items():
+        current = list(dict.fromkeys(f.recorded_as for f in found if f.current))
+        past = [p for p in dict.fromkeys(f.recorded_as for f in found if not f.current)]
+        past = [p for p in past if p not in current]
+        summary.append(
+            Evidence(group, current[:shown], past[:shown], len(found), found[0].origin.reference)
+        )
+    return summary
 
 
 def proposed_order(call: HookCall, indications: list[IndicationFact], kn: Knowledge) -> dict:
@@ -71,7 +98,12 @@ def decide(call: HookCall, facts: Facts, kn: Knowledge) -> list[CardDecision]:
         cards = [
             CardDecision(
                 "lsb-suggestion",
-                {**shared, "indications": indicated, "uncertain": uncertain},
+                {
+                    **shared,
+                    "indications": indicated,
+                    "uncertain": uncertain,
+                    "evidence": summarise_support(facts),
+                },
                 create=proposed_order(call, indicated, kn),
             )
         ]

@@ -1,4 +1,4 @@
-"""Facts: what the patient's record says that the decisions need, each with the record it came from."""
+"""Facts: what the record says that the decisions need, each with the record it came from."""
 
 from cds_service.facts.extract import extract_facts
 from cds_service.facts.model import Facts

@@ -8,7 +8,7 @@ from cds_service.data.record import Resource
 from cds_service.data.validation import validation_error
 from cds_service.facts.model import IndicationFact, Origin, Problem, SupportFact
 from cds_service.knowledge import Knowledge
-from cds_service.terminology import Code, codings, concept_text
+from cds_service.terminology import Code, codings, concept_label
 
 WHERE = "problem list"
 
@@ -47,7 +47,8 @@ def read_conditions(
             key = kn.systems.key(coding["system"], coding["code"])
             if (indication := kn.indication_by_code.get(key)) is not None:
                 code = Code(key[0], key[1], coding.get("display"))
-                matched.append((indication, code, indication.laterality.get(key)))
+                side = indication.laterality.get(key)
+                matched.append((indication, code, None if side == "unspecified" else side))
             amputation = amputation or key in kn.amputation_lower
         if not matched and not amputation:
             continue  # cheap path: most conditions are irrelevant and never validated
@@ -60,6 +61,6 @@ def read_conditions(
         for indication, code, laterality in matched:
             indications.append(IndicationFact(indication, code, laterality, origin))
         if amputation:
-            text = concept_text(condition.get("code")) or "amputation"
+            text = concept_label(condition.get("code")) or "amputation"
             support.append(SupportFact("Lower-limb amputation", text, True, origin))
     return indications, support, problems

@@ -14,18 +14,17 @@ from cds_service.data.record import PatientRecord, Resource
 from cds_service.data.validation import validation_error
 from cds_service.facts.model import DrugFact, Origin, Problem, SupportFact
 from cds_service.knowledge import Drug, DrugMatch, Knowledge
-from cds_service.terminology import CodeKey, codings, concept_text
+from cds_service.terminology import CodeKey, codings, concept_label, concept_text
 
 
 @dataclass(frozen=True)
 class MedicationConcept:
     keys: tuple[CodeKey, ...]
-    text: str
+    text: str  # every text and display, for matching names
+    label: str  # the phrase shown on a card
 
 
-def medication_concept(
-    resource: Resource, record: PatientRecord
-) -> MedicationConcept | str:
+def medication_concept(resource: Resource, record: PatientRecord) -> MedicationConcept | str:
     """The coded medication of a statement or request, or why it cannot be read."""
     concept = resource.get("medicationCodeableConcept")
     if concept is None and "medicationReference" in resource:
@@ -39,13 +38,11 @@ def medication_concept(
         concept = medication.get("code")
     if not isinstance(concept, dict):
         return "it names no medication"
-    keys = tuple(
-        (c["system"], c["code"]) for c in codings(concept)
-    )
+    keys = tuple((c["system"], c["code"]) for c in codings(concept))
     text = concept_text(concept)
     if not keys and not text:
         return "its medication has neither a code nor text"
-    return MedicationConcept(keys, text)
+    return MedicationConcept(keys, text, concept_label(concept))
 
 
 def match_drugs(concept: MedicationConcept, kn: Knowledge) -> list[tuple[Drug, str]]:
@@ -60,7 +57,7 @@ def match_drugs(concept: MedicationConcept, kn: Knowledge) -> list[tuple[Drug, s
         return list(found.values())
     for system, code in keys:
         if system == kn.systems.uri("atc") and (label := kn.atc_class(code)):
-            unknown = Drug(f"atc-{code}", f"{label} (ATC {code})", label, "antithrombotic", None)
+            unknown = Drug(f"atc-{code}", f"a drug coded ATC {code}", label, "antithrombotic", None)
             return [(unknown, "ATC class")]
     return [(drug, "name in text") for drug in kn.drug_by_name(concept.text)]
 
@@ -111,12 +108,15 @@ def read_medications(
             if error := validation_error(resource):
                 problems.append(Problem(origin.reference, error))  # warned about all the same
             for drug, how in matches:
-                drugs.append(DrugFact(drug, how, concept.text or "coded only", status, origin))
+                recorded_as = concept.label or ", ".join(code for _, code in concept.keys)
+                drugs.append(DrugFact(drug, how, recorded_as, status, origin))
         if not collect_support:
             continue
         keys = [kn.systems.key(s, c) for s, c in concept.keys]
         for group in (*kn.treatments, kn.opioids):
             if group.matches(keys, concept.text):
                 current = bool(counts)
-                support.append(SupportFact(group.label, concept.text or group.label, current, origin))
+                support.append(
+                    SupportFact(group.label, concept.label or group.label, current, origin)
+                )
     return drugs, support, problems

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from cds_service.data.record import PatientRecord, Resource
 from cds_service.facts.medications import MedicationConcept, medication_concept
-from cds_service.facts.model import OrderFact
 from cds_service.hook_call import HookCall
 from cds_service.knowledge import Knowledge
-from cds_service.terminology import CodeKey, codings, concept_text
+from cds_service.terminology import CodeKey, codings, concept_label, concept_text
 
 
 def order_reference(order: Resource) -> str:
@@ -20,7 +19,7 @@ def _order_concept(order: Resource, record: PatientRecord) -> MedicationConcept 
         return concept if isinstance(concept, MedicationConcept) else None
     code = order.get("code")
     keys = tuple((c["system"], c["code"]) for c in codings(code))
-    return MedicationConcept(keys, concept_text(code))
+    return MedicationConcept(keys, concept_text(code), concept_label(code))
 
 
 def is_lsb(order: Resource, kn: Knowledge) -> bool:
@@ -57,4 +56,4 @@ def selected_orders(call: HookCall) -> list[Resource]:
 
 def label(order: Resource, record: PatientRecord) -> str:
     concept = _order_concept(order, record)
-    return (concept.text if concept and concept.text else None) or order_reference(order)
+    return (concept.label if concept and concept.label else None) or order_reference(order)

@@ -31,6 +31,7 @@ FILES = (
     "record_rules",
 )
 
+WORD = re.compile(r"[a-z0-9]+")
 LsbFit = Literal["indicated", "uncertain", "not-indicated"]
 
 
@@ -87,10 +88,14 @@ class CodeGroup:
     label: str
     codes: frozenset[CodeKey]
     names: re.Pattern[str] | None
+    prefixes: tuple[CodeKey, ...] = ()  # hierarchical codes (ATC groups such as N02A)
 
     def matches(self, keys: Iterable[CodeKey], text: str) -> bool:
-        if any(k in self.codes for k in keys):
-            return True
+        for key in keys:
+            if key in self.codes:
+                return True
+            if any(key[0] == s and key[1].startswith(p) for s, p in self.prefixes):
+                return True
         return bool(self.names and text and self.names.search(text))
 
 
@@ -129,8 +134,7 @@ class Knowledge:
     indication_by_code: Mapping[CodeKey, Indication]
     drug_by_code: Mapping[CodeKey, DrugMatch]
     drug_classes_by_atc_prefix: Mapping[str, str]
-    drug_names: Mapping[str, Drug]
-    drug_name_pattern: re.Pattern[str]
+    drug_names: Mapping[str, Drug]  # lowercase ingredient and brand names, words split by spaces
     amputation_lower: frozenset[CodeKey]
     amputation_upper: frozenset[CodeKey]
     treatments: tuple[CodeGroup, ...]
@@ -140,8 +144,16 @@ class Knowledge:
     valuesets: tuple[str, ...]
 
     def drug_by_name(self, text: str) -> list[Drug]:
-        """Drugs whose ingredient or brand name stands as a whole word in free text."""
-        found = {m.group(0).lower() for m in self.drug_name_pattern.finditer(text)}
+        """Drugs whose ingredient or brand name stands as whole words in free text.
+
+        Word lookup rather than one large regex: this runs for every medication record of a
+        patient with thousands of them.
+        """
+        words = WORD.findall(text.lower())
+        found = [w for w in words if w in self.drug_names]
+        if any(" " in n for n in self.drug_names):
+            joined = f" {' '.join(words)} "
+            found += [n for n in self.drug_names if " " in n and f" {n} " in joined]
         drugs = {self.drug_names[n].id: self.drug_names[n] for n in found}
         return list(drugs.values())
 
@@ -209,11 +221,15 @@ class _Loader:
         }
         for oid in entry.get("valuesets") or ():
             keys.update(self.key(c) for c in self.valueset_codes(str(oid)))
+        atc = self.systems.uri("atc")
+        # An ATC code shorter than a substance code (7 characters) names a group: match below it.
+        prefixes = tuple(sorted(k for k in keys if k[0] == atc and len(k[1]) < 7))
         return CodeGroup(
             id=entry["id"],
             label=entry.get("label", entry["id"]),
             codes=frozenset(keys),
             names=_names_pattern(entry.get("names") or ()),
+            prefixes=prefixes,
         )
 
     def indications(self) -> dict[CodeKey, Indication]:
@@ -277,7 +293,7 @@ class _Loader:
                     by_code[self.key(c)] = DrugMatch(drug, how)
             names = [n.lower() for n in entry.get("names") or ()]
             for n in names:
-                by_name[n] = drug
+                by_name[" ".join(WORD.findall(n))] = drug
             pattern = _names_pattern(names)
             for oid in entry.get("valuesets") or ():
                 if pattern:
@@ -337,7 +353,6 @@ class _Loader:
             drug_by_code=drug_by_code,
             drug_classes_by_atc_prefix=atc_classes,
             drug_names=drug_names,
-            drug_name_pattern=_names_pattern(drug_names) or re.compile(r"(?!)"),
             amputation_lower=frozenset(self.key(c) for c in amputation.get("lower_limb") or ()),
             amputation_upper=frozenset(self.key(c) for c in amputation.get("upper_limb") or ()),
             treatments=treatments,

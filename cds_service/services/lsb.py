@@ -13,8 +13,7 @@ from cds_service.services.base import CdsService
 PREFETCH = {
     "conditions": "Condition?patient={{context.patientId}}",
     "medicationStatements": (
-        "MedicationStatement?patient={{context.patientId}}"
-        "&_include=MedicationStatement:medication"
+        "MedicationStatement?patient={{context.patientId}}&_include=MedicationStatement:medication"
     ),
     "medicationRequests": (
         "MedicationRequest?patient={{context.patientId}}&_include=MedicationRequest:medication"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from flask import Blueprint, abort, render_template
@@ -21,7 +21,7 @@ bp = Blueprint(
 EDUCATION_DIR = Path(CARDS_DIR) / "education"
 
 
-@lru_cache(maxsize=None)
+@cache
 def page(topic: str) -> tuple[str, Markup] | None:
     path = EDUCATION_DIR / f"{topic}.md"
     if not path.is_file():

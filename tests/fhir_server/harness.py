@@ -49,7 +49,9 @@ class FhirTestServerError(RuntimeError):
 def _node() -> str:
     node = shutil.which("node")
     if not node:
-        raise FhirTestServerError("node (>= 20.19) is required for the FHIR test server but was not found on PATH")
+        raise FhirTestServerError(
+            "node (>= 20.19) is required for the FHIR test server but was not found on PATH"
+        )
     return node
 
 
@@ -59,7 +61,9 @@ def ensure_installed(timeout: float = 600.0) -> None:
         return
     npm = shutil.which("npm")
     if not npm:
-        raise FhirTestServerError("npm is required to install the FHIR test server dependencies but was not found")
+        raise FhirTestServerError(
+            "npm is required to install the FHIR test server dependencies but was not found"
+        )
     lock_path = Path(tempfile.gettempdir()) / "cds-fhir-test-server-npm.lock"
     with open(lock_path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

@@ -58,7 +58,15 @@ def _bundle() -> dict[str, Any]:
                 "resource": {
                     "resourceType": "Medication",
                     "id": "m1",
-                    "code": {"coding": [{"system": RXNORM, "code": "1364445", "display": "apixaban 5 MG Oral Tablet"}]},
+                    "code": {
+                        "coding": [
+                            {
+                                "system": RXNORM,
+                                "code": "1364445",
+                                "display": "apixaban 5 MG Oral Tablet",
+                            }
+                        ]
+                    },
                 }
             },
             {
@@ -72,7 +80,13 @@ def _bundle() -> dict[str, Any]:
                             "resourceType": "Medication",
                             "id": "med-c",
                             "code": {
-                                "coding": [{"system": RXNORM, "code": "855332", "display": "warfarin sodium 5 MG Oral Tablet"}]
+                                "coding": [
+                                    {
+                                        "system": RXNORM,
+                                        "code": "855332",
+                                        "display": "warfarin sodium 5 MG Oral Tablet",
+                                    }
+                                ]
                             },
                         }
                     ],
@@ -131,7 +145,9 @@ def test_startup_and_sigterm() -> None:
     base = server.start(token=None)
     try:
         assert base.startswith("http://127.0.0.1:") and base.endswith("/fhir")
-        assert server.startup_seconds is not None and server.startup_seconds < 10, server.startup_seconds
+        assert server.startup_seconds is not None and server.startup_seconds < 10, (
+            server.startup_seconds
+        )
         print(f"FHIR test server start-up: {server.startup_seconds:.2f}s")
         # no token configured: no auth needed
         assert requests.get(f"{base}/metadata", timeout=5).status_code == 200
@@ -176,7 +192,9 @@ def test_search_by_patient_forms(fhir: FhirTestServer) -> None:
 def test_include_and_read(fhir: FhirTestServer) -> None:
     fhir.load(_bundle())
 
-    ms = _search(fhir, "MedicationStatement?patient=Patient/p1&_include=MedicationStatement:medication")
+    ms = _search(
+        fhir, "MedicationStatement?patient=Patient/p1&_include=MedicationStatement:medication"
+    )
     assert _ids(ms) == ["MedicationStatement/ms-contained", "MedicationStatement/ms-ref"]
     assert _ids(ms, "include") == ["Medication/m1"]
     assert ms["total"] == 2  # total counts matches only
@@ -191,7 +209,11 @@ def test_include_and_read(fhir: FhirTestServer) -> None:
     resp = _get(fhir, "Medication/m1")
     assert resp.status_code == 200
     med = resp.json()
-    assert med["code"]["coding"][0] == {"system": RXNORM, "code": "1364445", "display": "apixaban 5 MG Oral Tablet"}
+    assert med["code"]["coding"][0] == {
+        "system": RXNORM,
+        "code": "1364445",
+        "display": "apixaban 5 MG Oral Tablet",
+    }
     assert _get(fhir, "Medication/does-not-exist").status_code == 404
 
 
@@ -223,7 +245,12 @@ def test_pagination_follows_next_links(fhir: FhirTestServer) -> None:
         url = next((link["url"] for link in page["link"] if link["relation"] == "next"), None)
         assert pages <= 10
     assert pages == 4
-    assert sorted(seen) == ["Condition/cond-g90", "Condition/extra-0", "Condition/extra-1", "Condition/extra-2"]
+    assert sorted(seen) == [
+        "Condition/cond-g90",
+        "Condition/extra-0",
+        "Condition/extra-1",
+        "Condition/extra-2",
+    ]
 
     # paging keeps _include working on each page
     url = f"{fhir.base_url}/MedicationStatement?patient=p1&_include=MedicationStatement:medication&_count=1"
@@ -252,7 +279,11 @@ def test_auth_required(fhir: FhirTestServer) -> None:
     assert _get(fhir, "Condition?patient=p1").status_code == 200
 
     log = fhir.requests_log()
-    assert [(r["status"], r["has_authorization"]) for r in log] == [(401, False), (401, True), (200, True)]
+    assert [(r["status"], r["has_authorization"]) for r in log] == [
+        (401, False),
+        (401, True),
+        (200, True),
+    ]
     assert all(r["path"] == "/fhir/Condition?patient=p1" for r in log)
     assert DEFAULT_TEST_TOKEN not in json.dumps(log)
 
@@ -297,7 +328,10 @@ def test_transaction_via_fhir_api(fhir: FhirTestServer) -> None:
     result = fhir.load_via_fhir(_bundle())
     assert result["type"] == "transaction-response"
     assert all(e["response"]["status"].startswith("20") for e in result["entry"])
-    assert _get(fhir, "MedicationStatement/ms-ref").json()["medicationReference"]["reference"] == "Medication/m1"
+    assert (
+        _get(fhir, "MedicationStatement/ms-ref").json()["medicationReference"]["reference"]
+        == "Medication/m1"
+    )
     # no Patient resource exists here: search by patient still works
     assert _get(fhir, "Patient/p1").status_code == 404
     assert _ids(_search(fhir, "Condition?patient=p1")) == ["Condition/cond-g90"]

@@ -1,0 +1,27 @@
+"""The fixture patients' hook requests and expected cards, as the tests read them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "fixtures"
+NAMES = sorted(p.stem for p in (FIXTURES / "requests").glob("*.json"))
+
+
+def fixture_request(name: str) -> dict[str, Any]:
+    return json.loads((FIXTURES / "requests" / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def fixture_expected(name: str) -> dict[str, Any]:
+    return json.loads((FIXTURES / "expected" / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def service_for(body: dict[str, Any]) -> str:
+    return "lsb-order-select" if body.get("hook") == "order-select" else "lsb-order-sign"
+
+
+def card_kind(card: dict[str, Any]) -> str:
+    return str(card["source"]["topic"]["code"])

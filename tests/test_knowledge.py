@@ -1,0 +1,105 @@
+"""The knowledge release: loads, is consistent, and covers what the cards rely on."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cds_service.knowledge import KNOWLEDGE_DIR, VALUESET_DIR, load_knowledge
+
+ANTICOAGULANT_SETS = [
+    "2.16.840.1.113762.1.4.1248.22",
+    "2.16.840.1.113883.3.117.1.7.1.200",
+    "2.16.840.1.113883.3.3157.4045",
+    "2.16.840.1.113883.3.117.1.7.1.232",
+    "2.16.840.1.113883.3.117.1.7.1.134",
+]
+
+
+def yaml_files() -> list[Path]:
+    return sorted(KNOWLEDGE_DIR.glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", yaml_files(), ids=lambda p: p.name)
+def test_every_file_has_version_review_date_and_sources(path: Path) -> None:
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert doc["version"] and doc["reviewed"] and doc["sources"]
+
+
+@pytest.mark.parametrize("path", yaml_files(), ids=lambda p: p.name)
+def test_every_code_cites_a_known_source(path: Path) -> None:
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    sources = set(doc["sources"])
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if "code" in node and "system" in node:
+                assert node.get("source") in sources, f"{node} cites no known source"
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(doc)
+
+
+@pytest.mark.parametrize("oid", ANTICOAGULANT_SETS)
+def test_every_anticoagulant_product_maps_to_a_drug(oid: str) -> None:
+    kn = load_knowledge()
+    doc = json.loads((VALUESET_DIR / f"ValueSet-{oid}.json").read_text(encoding="utf-8"))
+    for item in doc["expansion"]["contains"]:
+        key = kn.systems.key(item["system"], item["code"])
+        assert key in kn.drug_by_code, f"{item['code']} {item['display']} maps to no drug"
+        assert kn.drug_by_code[key].drug.kind == "anticoagulant"
+
+
+def test_common_products_map_to_the_right_drug() -> None:
+    kn = load_knowledge()
+    rxnorm = kn.systems.uri("rxnorm")
+    expected = {
+        "1364445": "apixaban",
+        "1232086": "rivaroxaban",
+        "855332": "warfarin",
+        "309362": "clopidogrel",
+    }
+    for code, drug in expected.items():
+        assert kn.drug_by_code[(rxnorm, code)].drug.id == drug
+
+
+def test_icd10cm_codes_match_with_or_without_the_dot() -> None:
+    kn = load_knowledge()
+    icd = kn.systems.uri("icd-10-cm")
+    assert kn.systems.key(icd, "G90522") == kn.systems.key(icd, "g90.522")
+    assert kn.indication_by_code[kn.systems.key(icd, "G90522")].id == "crps-lower-limb"
+
+
+def test_indication_classes() -> None:
+    kn = load_knowledge()
+    icd = kn.systems.uri("icd-10-cm")
+    fit = {
+        code: kn.indication_by_code[(icd, code)].lsb
+        for code in ("G90.521", "G57.72", "G54.6", "G89.3", "G90.512", "G54.7", "G90.50", "G56.41")
+    }
+    assert fit == {
+        "G90.521": "indicated",
+        "G57.72": "indicated",
+        "G54.6": "indicated",
+        "G89.3": "indicated",
+        "G90.512": "not-indicated",
+        "G54.7": "not-indicated",
+        "G90.50": "uncertain",
+        "G56.41": "not-indicated",
+    }
+
+
+def test_unconfirmed_hold_intervals_say_so() -> None:
+    doc = yaml.safe_load((KNOWLEDGE_DIR / "antithrombotics.yaml").read_text(encoding="utf-8"))
+    for drug in doc["drugs"]:
+        hold = drug.get("hold") or {}
+        if hold.get("confirmed"):
+            assert hold.get("before") or hold.get("restart"), drug["id"]
+            assert hold.get("source"), drug["id"]
