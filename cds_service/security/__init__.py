@@ -72,8 +72,8 @@ def init_security(app: Flask, engine: Engine) -> None:
         log.info("trusted CDS clients: %d issuer(s) from %s", len(clients), clients.source)
     if settings.dev_mode:
         log.warning(
-            "DEVELOPMENT MODE (CDS_DEV_MODE=1): unsigned calls from this machine (loopback) "
-            "are accepted%s. Never run a deployment like this.",
+            "*** DEVELOPMENT MODE (CDS_DEV_MODE=1): unsigned calls from this machine (loopback) "
+            "are accepted%s. Never run a deployment like this. ***",
             "" if verifier else " and tokens are not verified",
         )
     app.extensions["cds_security"] = SecurityState(settings, clients, verifier)
