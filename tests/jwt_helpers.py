@@ -74,7 +74,7 @@ class TestIssuer:
     def jwks(self) -> dict[str, Any]:
         return {"keys": [self.jwk()]}
 
-    def claims(self, aud: str | list[str], lifetime: int = 300) -> dict[str, Any]:
+    def claims(self, aud: str | list[str] | None, lifetime: int = 300) -> dict[str, Any]:
         now = int(time.time())
         return {
             "iss": self.issuer,
@@ -86,7 +86,7 @@ class TestIssuer:
 
     def sign(
         self,
-        aud: str | list[str],
+        aud: str | list[str] | None,
         *,
         headers: dict[str, Any] | None = None,
         lifetime: int = 300,
@@ -94,15 +94,13 @@ class TestIssuer:
     ) -> str:
         payload = {**self.claims(aud, lifetime), **claims}
         payload = {k: v for k, v in payload.items() if v is not None}
-        header: dict[str, Any] = {"kid": self.kid, "typ": "JWT", **(headers or {})}
-        token = jwt.encode(
-            payload, self.key, algorithm=self.alg, headers={k: v for k, v in header.items()}
-        )
-        if any(v is None for v in header.values()):  # remove header fields PyJWT always adds
-            head, rest = token.split(".", 1)
-            fields = {k: v for k, v in decode_part(head).items() if header.get(k, 1) is not None}
-            token = f"{encode_part(fields)}.{rest}"  # signature no longer matches: intended
-        return token
+        header = {"alg": self.alg, "typ": "JWT", "kid": self.kid, **(headers or {})}
+        header = {k: v for k, v in header.items() if v is not None}
+        # Built by hand so a test can send any header (no kid, another typ) correctly signed.
+        signing_input = f"{encode_part(header)}.{encode_part(payload)}"
+        algorithm = jwt.algorithms.get_default_algorithms()[self.alg]
+        signature = algorithm.sign(signing_input.encode(), self.key)
+        return f"{signing_input}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode()}"
 
     def auth(self, aud: str | list[str], **kwargs: Any) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.sign(aud, **kwargs)}"}
