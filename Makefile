@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8080
 HOST ?= 127.0.0.1
 
-.PHONY: run test lint bench install clean
+.PHONY: run test lint bench install clean postgres
 
 $(BIN)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,9 +19,22 @@ install: $(BIN)/.installed
 run: install
 	CDS_DEV_MODE=1 $(BIN)/cds-service serve --host $(HOST) --port $(PORT)
 
-test: install
+# The suite runs every database test on SQLite and on PostgreSQL (a throwaway cluster that
+# tests/pg_cluster.py starts on a Unix socket and removes). CDS_TEST_DATABASE=sqlite (or
+# =postgres) runs one backend only.
+test: install postgres
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# PostgreSQL server binaries (initdb, pg_ctl) for the tests; installed from Debian if missing.
+postgres:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null \
+		|| [ -n "$$PG_BIN" ] || [ "$$CDS_TEST_DATABASE" = sqlite ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+		echo "PostgreSQL server not found: install the postgresql package, or set PG_BIN"; \
+		exit 1; fi; \
+	echo "PostgreSQL server not found: installing the postgresql package"; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql
 
 bench: install
 	$(BIN)/python bench/latency.py
