@@ -37,6 +37,7 @@ from cds_service.config import ConfigError
 from cds_service.feedback.models import CardFeedback, IssuedCard
 from cds_service.security import allowed_fhir_servers, fhir_server_allowed
 from cds_service.security.replay import SeenToken
+from cds_service.security.trusted_clients import load_trusted_clients
 
 from fixture_files import fixture_request
 
@@ -367,6 +368,16 @@ def test_a_wrong_trusted_clients_file_stops_start_up(
     trusted = write_trusted_clients(tmp_path / "t.yaml", entry)
     with pytest.raises(ConfigError, match=message):
         make_app(trusted_clients=str(trusted))
+
+
+def test_the_documented_example_file_is_valid() -> None:
+    example = Path(__file__).parents[1] / "docs" / "trusted-clients.example.yaml"
+    clients = load_trusted_clients(example)
+    hospital = clients.get("https://ehr.example-hospital.org")
+    assert hospital is not None and hospital.fhir_servers == ("https://fhir.example-hospital.org/r4",)
+    assert len(hospital.jku_allowed) == 2
+    clinic = clients.get("https://cds-client.example-clinic.org")
+    assert clinic is not None and list(clinic.keys) == ["example-clinic-2026"]
 
 
 def test_private_keys_in_a_jwk_set_are_never_used(
