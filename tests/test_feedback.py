@@ -245,6 +245,25 @@ def test_malformed_items_are_400_naming_them(
     assert stored(ehr.app) == []
 
 
+def test_control_characters_are_400_on_every_backend(ehr: Ehr) -> None:
+    """PostgreSQL cannot store NUL: it must be refused as bad input, not fail as a 500."""
+    card = ehr.cards()["lsb-suggestion"]
+    found = problems(
+        ehr.feedback(
+            overridden(card, comment="before\x00after"),
+            {**accepted(card), "acceptedSuggestions": [{"id": "a\x00b"}]},
+            overridden(card, code="not-a-candidate\x00", when="2026-11-25T08:01:00Z"),
+        )
+    )
+    assert set(found) == {
+        "feedback.0.overrideReason.userComment",
+        "feedback.1.acceptedSuggestions.0.id",
+        "feedback.2.overrideReason.reason.code",
+    }
+    assert ehr.feedback(overridden(card, comment="line one\nline two\ttab")).status_code == 200
+    assert stored(ehr.app)[0].user_comment == "line one\nline two\ttab"
+
+
 @pytest.mark.parametrize(
     ("body", "status"),
     [

@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, request
 from marshmallow import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
 from cds_service.api.errors import CdsError
 from cds_service.api.routes import lookup_service, read_json_body
@@ -55,6 +56,9 @@ def feedback(service_id: str) -> dict[str, Any]:
     store: FeedbackStore = current_app.extensions["cds_feedback"]
     try:
         result = store.submit(service.id, items, g.cds_issuer, g.cds_tenant)
+    except SQLAlchemyError as exc:
+        log.error("feedback not stored: database error %s", type(exc).__name__)
+        raise CdsError(503, "Feedback cannot be stored right now; send it again later.") from None
     except FeedbackRejected as exc:
         log.info(
             "feedback refused: service=%s tenant=%s items=%d problems=%d",

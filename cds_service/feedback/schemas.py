@@ -11,6 +11,8 @@ store; this schema checks shape only.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,6 +29,9 @@ from marshmallow import (
 )
 
 MAX_ITEMS = 100
+# PostgreSQL text cannot hold NUL, and no clinician types other C0 control characters:
+# refused here (400), never left to fail in the database (500).
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 MAX_COMMENT_CHARS = 4000
 FUTURE_SKEW = timedelta(minutes=5)
 
@@ -40,6 +45,17 @@ class FeedbackItem:
     reason_code: str | None
     user_comment: str | None  # free text a clinician typed: never log it
     outcome_timestamp: datetime
+
+
+def text(max_length: int, min_length: int = 1) -> Callable[[str], None]:
+    length = validate.Length(min=min_length, max=max_length)
+
+    def check(value: str) -> None:
+        length(value)
+        if CONTROL.search(value):
+            raise ValidationError("must not contain control characters")
+
+    return check
 
 
 class Strict(Schema):
@@ -66,18 +82,18 @@ class Rfc3339Utc(fields.Field):
 
 
 class CodingSchema(Strict):
-    system = fields.String(required=True, validate=validate.Length(min=1, max=255))
-    code = fields.String(required=True, validate=validate.Length(min=1, max=128))
-    display = fields.String(validate=validate.Length(max=1000))
+    system = fields.String(required=True, validate=text(255))
+    code = fields.String(required=True, validate=text(128))
+    display = fields.String(validate=text(1000, min_length=0))
 
 
 class OverrideReasonSchema(Strict):
     reason = fields.Nested(CodingSchema)
-    userComment = fields.String(validate=validate.Length(max=MAX_COMMENT_CHARS))
+    userComment = fields.String(validate=text(MAX_COMMENT_CHARS, min_length=0))
 
 
 class AcceptedSuggestionSchema(Strict):
-    id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    id = fields.String(required=True, validate=text(64))
 
 
 class FeedbackItemSchema(Strict):

@@ -106,8 +106,8 @@ def _client(entry: Any, index: int) -> TrustedClient:
     if unknown:
         raise TrustedClientsError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
     issuer = entry.get("issuer")
-    if not isinstance(issuer, str) or not issuer.strip():
-        raise TrustedClientsError(f"{where}.issuer: required, the token's iss")
+    if not isinstance(issuer, str) or not issuer.strip() or len(issuer) > 255:
+        raise TrustedClientsError(f"{where}.issuer: required, the token's iss (≤ 255 characters)")
     where = f"client {issuer!r}"
     tenant = entry.get("tenant")
     if not isinstance(tenant, str) or not tenant.strip() or len(tenant) > 128:
