@@ -19,7 +19,7 @@ from typing import Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
-from flask import Flask
+from flask import Flask, g
 from flask.testing import FlaskClient
 from jwks_server import JwksServer
 from jwt_helpers import (
@@ -415,6 +415,21 @@ def test_fhir_server_allowlist_per_issuer(
     assert allowed_fhir_servers(app, None) == ()  # unsigned calls only exist in dev mode
     dev = make_app(dev_mode=True, allowed_fhir_servers=("http://127.0.0.1:8103/fhir",))
     assert allowed_fhir_servers(dev, None) == ("http://127.0.0.1:8103/fhir",)
+
+
+def test_the_verified_caller_is_on_flask_g(secure_app: Flask, issuer: TestIssuer) -> None:
+    with secure_app.test_client() as client:  # keeps the last request's context open
+        assert client.get(DISCOVERY, headers=issuer.auth(url(DISCOVERY))).status_code == 200
+        assert (g.cds_issuer, g.cds_tenant) == (issuer.issuer, "test-hospital")
+        assert g.cds_caller.verified
+        assert g.cds_allowed_fhir_servers == (FHIR_SERVER,)
+
+
+def test_an_unsigned_dev_mode_caller_is_on_flask_g(make_app: Callable[..., Flask]) -> None:
+    with make_app(dev_mode=True, public_url=None).test_client() as client:
+        assert client.get(DISCOVERY).status_code == 200
+        assert (g.cds_issuer, g.cds_tenant, g.cds_caller.verified) == (None, "development", False)
+        assert "cds_allowed_fhir_servers" not in g  # the deployment-wide list applies
 
 
 # --- CORS for browser-based clients ---------------------------------------------------------

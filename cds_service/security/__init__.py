@@ -4,7 +4,9 @@ allowlist of FHIR servers.
 `init_security(app, engine)` wires it into the app factory. Other parts of the service ask:
 
 - `allowed_fhir_servers(app, issuer)`: the `fhirServer` base URLs that issuer may send (the
-  FHIR client refuses any other); `current_caller()`: who is calling (also on `flask.g`).
+  FHIR client refuses any other; for the current request it is also on
+  `flask.g.cds_allowed_fhir_servers`); `current_caller()`: who is calling (also on `flask.g`:
+  `g.cds_caller`, `g.cds_issuer`, `g.cds_tenant`).
 """
 
 from __future__ import annotations

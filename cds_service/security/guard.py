@@ -2,7 +2,10 @@
 
 A call is let through when its bearer JWT verifies (see `jwt_verify`), or — in development
 mode only — when it comes unsigned from this machine. The caller is put on `flask.g`:
-`g.cds_caller` (a `Caller`), and for convenience `g.cds_issuer` and `g.cds_tenant`.
+`g.cds_caller` (a `Caller`), and for convenience `g.cds_issuer` and `g.cds_tenant`; for a
+verified caller also `g.cds_allowed_fhir_servers`, the `fhirServer` base URLs its entry in the
+trusted-clients file allows (possibly none), which the FHIR client uses instead of the
+deployment-wide CDS_ALLOWED_FHIR_SERVERS.
 A refused call gets 401 with an OperationOutcome that says why in general terms; the log says
 precisely why, and never holds the token.
 """
@@ -85,10 +88,12 @@ def _refuse(failure: AuthFailure) -> CdsError:
     return CdsError(401, failure.public_message, headers={"WWW-Authenticate": challenge})
 
 
-def _admit(caller: Caller) -> None:
+def _admit(caller: Caller, fhir_servers: tuple[str, ...] | None = None) -> None:
     g.cds_caller = caller
     g.cds_issuer = caller.issuer
     g.cds_tenant = caller.tenant
+    if fhir_servers is not None:
+        g.cds_allowed_fhir_servers = fhir_servers
 
 
 def authenticate() -> None:
@@ -113,4 +118,8 @@ def authenticate() -> None:
     except SQLAlchemyError as exc:
         log.error("token replay check failed: %s", type(exc).__name__)
         raise CdsError(503, "The service cannot check tokens right now; try again.") from None
-    _admit(Caller(issuer=verified.issuer, tenant=verified.tenant, verified=True))
+    client = state.clients.get(verified.issuer) if state.clients else None
+    _admit(
+        Caller(issuer=verified.issuer, tenant=verified.tenant, verified=True),
+        client.fhir_servers if client else (),
+    )
