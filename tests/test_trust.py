@@ -259,6 +259,22 @@ def test_bad_callers_get_401_and_store_nothing(
             assert part not in logged, "a token (or a part of one) reached the log"
 
 
+def test_oversized_bodies_are_refused_and_unsigned_ones_are_not_even_read(
+    make_app: Callable[..., Flask], trusted_file: Path, issuer: TestIssuer
+) -> None:
+    app = make_app(trusted_clients=str(trusted_file), max_body_bytes=64 * 1024)
+    client = app.test_client()
+    body = b'{"hook": "order-select", "pad": "' + b"x" * 100_000 + b'"}'
+    response = client.post(SELECT, data=body, content_type="application/json")
+    refused(response)  # no token: 401 before the body is read
+    response = client.post(
+        SELECT, data=body, content_type="application/json", headers=issuer.auth(url(SELECT))
+    )
+    assert response.status_code == 413
+    assert response.get_json()["resourceType"] == "OperationOutcome"
+    assert rows(app)["issued_card"] == 0
+
+
 def test_a_replayed_token_is_refused(secure_app: Flask, issuer: TestIssuer) -> None:
     client = secure_app.test_client()
     token = issuer.sign(url(SELECT))
