@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8080
 HOST ?= 127.0.0.1
 
-.PHONY: run test lint bench install clean postgres
+.PHONY: run test lint bench bench-fetch install clean postgres
 
 $(BIN)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ postgres:
 
 bench: install
 	$(BIN)/python bench/latency.py
+
+# The fetch path (no prefetch, the FHIR test server on loopback) against the prefetch path.
+bench-fetch: install
+	$(BIN)/python bench/fetch_latency.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache

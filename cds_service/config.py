@@ -25,6 +25,20 @@ class ConfigError(RuntimeError):
     """The configuration does not allow the service to start safely."""
 
 
+def _int(name: str, default: int, minimum: int = 0) -> int:
+    """An integer setting; a bad value stops start-up rather than silently using a default."""
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     dev_mode: bool = False  # CDS_DEV_MODE: unsigned calls from loopback, sandbox on
@@ -42,12 +56,24 @@ class Settings:
     database_url: str | None = None  # CDS_DATABASE_URL; default: SQLite in the instance folder
     migrate_on_start: bool = True  # CDS_MIGRATE_ON_START: run Alembic upgrades in create_app
     feedback_max_body_bytes: int = 256 * 1024  # CDS_FEEDBACK_MAX_BODY_BYTES
+    # Fetching from the EHR's FHIR server when prefetch is missing (docs/fhir-fallback.md).
+    fhir_allow_loopback: bool = False  # CDS_FHIR_ALLOW_LOOPBACK, default: on in dev mode
+    fhir_budget_ms: int = 400  # CDS_FHIR_BUDGET_MS: the whole fetch, all queries together
+    fhir_connect_timeout_ms: int = 200  # CDS_FHIR_CONNECT_TIMEOUT_MS, per request
+    fhir_read_timeout_ms: int = 400  # CDS_FHIR_READ_TIMEOUT_MS, per request
+    fhir_max_pages: int = 20  # CDS_FHIR_MAX_PAGES: per prefetch key, the first page included
+    fhir_page_size: int = 1000  # CDS_FHIR_PAGE_SIZE: `_count` asked for; 0 = server's default
+    fhir_max_retries: int = 2  # CDS_FHIR_MAX_RETRIES: for 429 and 503, inside the budget
+    fhir_concurrency: int = 8  # CDS_FHIR_CONCURRENCY: parallel requests per worker
+    fhir_max_response_bytes: int = 20 * 1024 * 1024  # CDS_FHIR_MAX_RESPONSE_BYTES, per page
+    fhir_ca_bundle: str | None = None  # CDS_FHIR_CA_BUNDLE: PEM file or folder (hospital PKI)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
+        dev_mode = bool(overrides.get("dev_mode", _flag("CDS_DEV_MODE")))
         values: dict[str, Any] = {
-            "dev_mode": _flag("CDS_DEV_MODE"),
+            "dev_mode": dev_mode,
             "public_url": os.environ.get("CDS_PUBLIC_URL") or None,
             "max_body_bytes": int(os.environ.get("CDS_MAX_BODY_BYTES", 10 * 1024 * 1024)),
             "allowed_fhir_servers": _list("CDS_ALLOWED_FHIR_SERVERS"),
@@ -62,6 +88,18 @@ class Settings:
             "feedback_max_body_bytes": int(
                 os.environ.get("CDS_FEEDBACK_MAX_BODY_BYTES", 256 * 1024)
             ),
+            "fhir_allow_loopback": _flag("CDS_FHIR_ALLOW_LOOPBACK", dev_mode),
+            "fhir_budget_ms": _int("CDS_FHIR_BUDGET_MS", 400, minimum=1),
+            "fhir_connect_timeout_ms": _int("CDS_FHIR_CONNECT_TIMEOUT_MS", 200, minimum=1),
+            "fhir_read_timeout_ms": _int("CDS_FHIR_READ_TIMEOUT_MS", 400, minimum=1),
+            "fhir_max_pages": _int("CDS_FHIR_MAX_PAGES", 20, minimum=1),
+            "fhir_page_size": _int("CDS_FHIR_PAGE_SIZE", 1000),
+            "fhir_max_retries": _int("CDS_FHIR_MAX_RETRIES", 2),
+            "fhir_concurrency": _int("CDS_FHIR_CONCURRENCY", 8, minimum=1),
+            "fhir_max_response_bytes": _int(
+                "CDS_FHIR_MAX_RESPONSE_BYTES", 20 * 1024 * 1024, minimum=1024
+            ),
+            "fhir_ca_bundle": os.environ.get("CDS_FHIR_CA_BUNDLE") or None,
         }
         known = {f.name for f in fields(cls)}
         values.update({k: v for k, v in overrides.items() if k in known})

@@ -10,7 +10,8 @@ from cds_service.hook_call import HookCall
 
 
 class RecordFetcher(Protocol):
-    """Fills the gaps of a record from the EHR's FHIR server (`fhirServer` in the call)."""
+    """Fills the gaps of a record from the EHR's FHIR server (`fhirServer` in the call), and
+    reads the Medications its records refer to. What it cannot obtain stays a Gap."""
 
     def fill(self, record: PatientRecord, templates: dict[str, str], call: HookCall) -> None: ...
 
@@ -30,7 +31,8 @@ def load_record(
     fetcher: RecordFetcher | None,
 ) -> PatientRecord:
     record = read_prefetch(list(templates), call.prefetch)
-    if record.gaps and fetcher is not None and call.fhir_server:
+    if fetcher is not None and call.fhir_server:
+        # Also with complete prefetch: a medicationReference may still need a read.
         fetcher.fill(record, templates, call)
     # 412 (CDS Hooks "Prefetch"): data required for any decision, or data the EHR never tried
     # to send and the service could not fetch. Other gaps become a data-quality card.

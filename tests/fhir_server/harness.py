@@ -22,6 +22,7 @@ or as pytest fixtures: see ``conftest.py`` next to this file and
 from __future__ import annotations
 
 import atexit
+import contextlib
 import fcntl
 import json
 import os
@@ -56,7 +57,10 @@ def _node() -> str:
 
 
 def ensure_installed(timeout: float = 600.0) -> None:
-    """Run ``npm ci`` in this folder when node_modules is missing (safe to call often, and concurrently)."""
+    """Run ``npm ci`` in this folder when node_modules is missing.
+
+    Safe to call often, and concurrently (a file lock serialises the installs).
+    """
     if _MARKER.exists():
         return
     npm = shutil.which("npm")
@@ -79,7 +83,8 @@ def ensure_installed(timeout: float = 600.0) -> None:
             )
             if proc.returncode != 0 or not _MARKER.exists():
                 raise FhirTestServerError(
-                    f"npm ci failed in {HERE} (exit {proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+                    f"npm ci failed in {HERE} (exit {proc.returncode}):\n"
+                    f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
                 )
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
@@ -137,7 +142,7 @@ class FhirTestServer:
         if token:
             env["FHIR_TEST_TOKEN"] = token
         env["FHIR_TEST_DEFAULT_COUNT"] = str(self.default_count)
-        self._stderr_file = tempfile.TemporaryFile()
+        self._stderr_file = tempfile.TemporaryFile()  # noqa: SIM115  # closed in stop()
         t0 = time.monotonic()
         self._proc = subprocess.Popen(
             [_node(), str(SERVER_SCRIPT), "--port", "0", "--exit-on-stdin-eof"],
@@ -167,7 +172,8 @@ class FhirTestServer:
                 remaining = self.startup_timeout - (time.monotonic() - t0)
                 if remaining <= 0:
                     raise FhirTestServerError(
-                        f"FHIR test server not READY after {self.startup_timeout}s; stderr:\n{self._stderr_text()}"
+                        f"FHIR test server not READY after {self.startup_timeout}s; "
+                        f"stderr:\n{self._stderr_text()}"
                     )
                 if not sel.select(timeout=remaining):
                     continue
@@ -196,10 +202,8 @@ class FhirTestServer:
         proc, self._proc = self._proc, None
         if proc is None:
             return None
-        try:
+        with contextlib.suppress(Exception):
             atexit.unregister(self.stop)
-        except Exception:  # pragma: no cover
-            pass
         if proc.poll() is None:
             proc.terminate()
             try:
@@ -209,10 +213,8 @@ class FhirTestServer:
                 proc.wait(timeout=timeout)
         for stream in (proc.stdin, proc.stdout):
             if stream is not None:
-                try:
+                with contextlib.suppress(OSError):
                     stream.close()
-                except OSError:
-                    pass
         if self._stderr_file is not None:
             self._stderr_file.close()
             self._stderr_file = None
@@ -253,7 +255,7 @@ class FhirTestServer:
         return self._control("POST", "load", bundle)
 
     def load_via_fhir(self, bundle: dict[str, Any]) -> dict[str, Any]:
-        """Load ``bundle`` through the FHIR API: POST a transaction of ``PUT Type/id`` entries at the base."""
+        """Load ``bundle`` through the FHIR API: POST a transaction of ``PUT Type/id`` entries."""
         resp = self._session.post(
             self.base_url,
             data=json.dumps(to_put_transaction(bundle)),
@@ -279,7 +281,7 @@ class FhirTestServer:
         return result
 
     def reset(self, data: bool = False) -> None:
-        """Clear fault-injection rules and the request log (and all stored resources if ``data``)."""
+        """Clear fault-injection rules and the request log (and all stored data if ``data``)."""
         self._control("POST", "behaviour", {"reset": True})
         self._control("POST", "reset-log", {})
         if data:

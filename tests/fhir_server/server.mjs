@@ -272,13 +272,36 @@ function normalizeReferenceValue(value, param, typeModifier) {
     .join(',');
 }
 
+// The shared `patient` parameter's expression unions ~30 resource types and Medplum evaluates
+// all of it with resolve() for every stored resource (about 1 ms each), so one search over a
+// few thousand resources takes seconds. For a resource type whose own branch is
+// `<Type>.<field>.where(resolve() is Patient)` and which has a plain `<field>` parameter
+// (Condition: `subject`), `patient=Patient/x` matches exactly what `<field>=Patient/x` does.
+const fastPatientParams = new Map();
+function fastPatientParam(resourceType) {
+  if (!fastPatientParams.has(resourceType)) {
+    const branch = getSearchParameter(resourceType, 'patient')
+      ?.expression?.split('|')
+      .map((s) => s.trim())
+      .find((s) => s.startsWith(`${resourceType}.`));
+    const m = branch ? /^[A-Za-z]+\.([a-z][A-Za-z]*)(?:\.where\(resolve\(\) is Patient\))?$/.exec(branch) : null;
+    const plain = m ? getSearchParameter(resourceType, m[1]) : undefined;
+    const ok = plain?.type === 'reference' && plain.expression?.trim() === `${resourceType}.${m[1]}`;
+    fastPatientParams.set(resourceType, ok ? m[1] : undefined);
+  }
+  return fastPatientParams.get(resourceType);
+}
+
 function normalizeSearchParams(resourceType, input) {
   const out = new URLSearchParams();
   for (const [key, value] of input) {
     const [code, modifier] = key.split(':', 2);
     const param = code.startsWith('_') || code.includes('.') ? undefined : getSearchParameter(resourceType, code);
     if (param?.type === 'reference' && (modifier === undefined || /^[A-Z]/.test(modifier))) {
-      out.append(code, normalizeReferenceValue(value, param, modifier));
+      const normalized = normalizeReferenceValue(value, param, modifier);
+      const fast = code === 'patient' ? fastPatientParam(resourceType) : undefined;
+      const allPatients = normalized.split(',').every((v) => v.startsWith('Patient/'));
+      out.append(fast && allPatients ? fast : code, normalized);
     } else {
       out.append(key, value);
     }

@@ -253,7 +253,10 @@ def test_pagination_follows_next_links(fhir: FhirTestServer) -> None:
     ]
 
     # paging keeps _include working on each page
-    url = f"{fhir.base_url}/MedicationStatement?patient=p1&_include=MedicationStatement:medication&_count=1"
+    url = (
+        f"{fhir.base_url}/MedicationStatement?patient=p1"
+        "&_include=MedicationStatement:medication&_count=1"
+    )
     includes: list[str] = []
     while url:
         page = _search(fhir, url)

@@ -1,0 +1,207 @@
+"""HTTP GETs against the EHR's FHIR server, inside a time budget.
+
+One pooled `requests.Session` per worker process. Per-call state (the server, the bearer
+token, the deadline) is passed to each request and never stored here, so the token is gone
+when the hook call is. Failures come back as a `Failure` whose text is safe to show a
+clinician: no URL, no token, no patient identifier.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from enum import Enum
+from http.cookiejar import DefaultCookiePolicy
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+# urllib3 logs each request line (with the patient id in the query) at DEBUG: keep it quiet.
+logging.getLogger("urllib3").setLevel(logging.WARNING)
+
+RETRYABLE = (429, 503)
+BACKOFF_S = 0.05  # before a retry when the server sends no Retry-After
+MIN_REQUEST_S = 0.01  # not worth starting a request (or a retry wait) with less time left
+
+
+class FailureKind(Enum):
+    TIMEOUT = "the EHR's FHIR server did not answer in time"
+    UNREACHABLE = "the EHR's FHIR server could not be reached"
+    TLS = "the EHR's FHIR server's certificate could not be verified"
+    UNAUTHORIZED = "the EHR's FHIR server refused access (HTTP 401)"
+    FORBIDDEN = "the EHR's FHIR server denied access (HTTP 403)"
+    THROTTLED = "the EHR's FHIR server was too busy to answer (HTTP 429)"
+    SERVER_ERROR = "the EHR's FHIR server failed to answer (HTTP {status})"
+    REJECTED = "the EHR's FHIR server rejected the query (HTTP {status})"
+    REDIRECTED = "the EHR's FHIR server redirected the query elsewhere, which is not followed"
+    INVALID = "the EHR's FHIR server's answer was not a FHIR search result"
+    TOO_LARGE = "the EHR's FHIR server's answer was larger than the service accepts"
+    NOT_ALLOWED = "the FHIR server named in the request is not one this service may contact"
+    FOREIGN_LINK = "its next page is at an address this service may not contact"
+    OTHER_PATIENT = "the EHR's FHIR server returned records of another patient"
+    NO_QUERY = "the query for it needs data this hook call does not carry"
+    UNREADABLE = "the service could not process the EHR's FHIR server's answer"
+
+
+@dataclass(frozen=True)
+class Failure:
+    kind: FailureKind
+    status: int | None = None  # the HTTP status, when there was one
+
+    @property
+    def reason(self) -> str:
+        return self.kind.value.format(status=self.status)
+
+    @property
+    def sent_request(self) -> bool:
+        """False when the service never asked the server (refused or impossible query)."""
+        return self.kind not in (FailureKind.NOT_ALLOWED, FailureKind.NO_QUERY)
+
+
+class Deadline:
+    """The end of the time budget of one hook call's fetch, shared by all its requests."""
+
+    def __init__(self, seconds: float) -> None:
+        self.end = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        return max(0.0, self.end - time.monotonic())
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    connect_timeout_s: float
+    read_timeout_s: float
+    max_retries: int
+    max_response_bytes: int
+    pool_size: int
+    verify: bool | str  # True (system CAs via certifi) or a CA bundle path: never False
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After as seconds: delta-seconds or an HTTP date; None if absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class FhirClient:
+    def __init__(self, settings: ClientSettings) -> None:
+        self.settings = settings
+        self._session: requests.Session | None = None
+        self._lock = threading.Lock()
+
+    def session(self) -> requests.Session:
+        """Created on first use, so a worker forked from a preloaded app gets its own pool."""
+        with self._lock:
+            if self._session is None:
+                self._session = self._new_session()
+            return self._session
+
+    def _new_session(self) -> requests.Session:
+        session = requests.Session()
+        # Only our settings count: no proxy, .netrc credentials or CA bundle from the environment.
+        session.trust_env = False
+        # No cookies: nothing a server sets may follow the service to another patient's call.
+        session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+        adapter = HTTPAdapter(
+            pool_connections=4, pool_maxsize=self.settings.pool_size, max_retries=0
+        )
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        session.verify = self.settings.verify
+        session.headers.update(
+            {"Accept": "application/fhir+json", "User-Agent": "lsb-cds-service"}
+        )
+        return session
+
+    def get_json(self, url: str, token: str | None, deadline: Deadline) -> dict[str, Any] | Failure:
+        """GETs a FHIR resource; retries 429 and 503 while the Retry-After fits the budget."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        attempt = 0
+        while True:
+            remaining = deadline.remaining()
+            if remaining < MIN_REQUEST_S:
+                return Failure(FailureKind.TIMEOUT)
+            timeout = (
+                min(self.settings.connect_timeout_s, remaining),
+                min(self.settings.read_timeout_s, remaining),
+            )
+            try:
+                response = self.session().get(
+                    url, headers=headers, timeout=timeout, stream=True, allow_redirects=False
+                )
+            except requests.Timeout:
+                return Failure(FailureKind.TIMEOUT)
+            except requests.exceptions.SSLError:
+                return Failure(FailureKind.TLS)
+            except requests.RequestException:  # refused, reset, DNS: never quote the message
+                return Failure(FailureKind.UNREACHABLE)
+            with response:
+                status = response.status_code
+                if status in RETRYABLE and attempt < self.settings.max_retries:
+                    wait = retry_after_seconds(response.headers.get("Retry-After"))
+                    wait = BACKOFF_S * (attempt + 1) if wait is None else wait
+                    if wait + MIN_REQUEST_S < deadline.remaining():
+                        attempt += 1
+                        response.close()
+                        time.sleep(wait)
+                        continue
+                if status != 200:
+                    return status_failure(status)
+                return self._read_json(response, deadline)
+
+    def _read_json(
+        self, response: requests.Response, deadline: Deadline
+    ) -> dict[str, Any] | Failure:
+        """Reads the body in chunks so neither a huge nor a trickling answer outlasts limits."""
+        limit = self.settings.max_response_bytes
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > limit:
+            return Failure(FailureKind.TOO_LARGE)
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in response.iter_content(chunk_size=64 * 1024):
+                size += len(chunk)
+                if size > limit:
+                    return Failure(FailureKind.TOO_LARGE)
+                if deadline.remaining() <= 0:
+                    return Failure(FailureKind.TIMEOUT)
+                chunks.append(chunk)
+        except requests.RequestException:
+            kind = FailureKind.TIMEOUT if deadline.remaining() <= 0 else FailureKind.UNREACHABLE
+            return Failure(kind)
+        try:
+            body = json.loads(b"".join(chunks))
+        except (ValueError, RecursionError):
+            return Failure(FailureKind.INVALID)
+        return body if isinstance(body, dict) else Failure(FailureKind.INVALID)
+
+
+def status_failure(status: int) -> Failure:
+    if status == 401:
+        return Failure(FailureKind.UNAUTHORIZED, status)
+    if status == 403:
+        return Failure(FailureKind.FORBIDDEN, status)
+    if status == 429:
+        return Failure(FailureKind.THROTTLED, status)
+    if 300 <= status < 400:
+        return Failure(FailureKind.REDIRECTED, status)
+    if status >= 500:
+        return Failure(FailureKind.SERVER_ERROR, status)
+    return Failure(FailureKind.REJECTED, status)

@@ -1,0 +1,100 @@
+"""With no prefetch, the service fetches from the FHIR server and gives the very same cards."""
+
+from __future__ import annotations
+
+import pytest
+from flask.testing import FlaskClient
+
+from .conftest import MakeClient
+from .support import cards_seen, fetching, kinds, post, requests_for
+from fhir_server.harness import FhirTestServer
+from fixture_files import NAMES, fixture_request
+
+# The prefetch itself is the test subject in these: an OperationOutcome (19, 26) or an omitted
+# key (25) yields cards that a complete fetch rightly does not. Tested on their own below.
+PREFETCH_ODDITIES = {
+    "19-crps-statements-operationoutcome",
+    "25-conditions-key-omitted",
+    "26-lsb-selected-statements-operationoutcome",
+}
+HEAVY = "27-heavy-patient"
+SAME = [n for n in NAMES if n not in PREFETCH_ODDITIES and n != HEAVY]
+
+
+@pytest.mark.parametrize("name", SAME)
+def test_fetch_gives_the_cards_of_prefetch(
+    client: FlaskClient, ehr: FhirTestServer, name: str
+) -> None:
+    from_prefetch = post(client, fixture_request(name))
+    from_server = post(client, fetching(name, ehr.base_url))
+    assert cards_seen(from_server) == cards_seen(from_prefetch)
+    log = ehr.requests_log()
+    assert {r["path"].split("?")[0] for r in log} >= {
+        "/fhir/Condition", "/fhir/MedicationStatement", "/fhir/MedicationRequest"
+    }
+    assert all(r["has_authorization"] and r["status"] == 200 for r in log)
+
+
+def test_heavy_patient_fetched_page_by_page_gives_the_cards_of_prefetch(
+    make_client: MakeClient, ehr: FhirTestServer
+) -> None:
+    # 1,500 conditions and 1,500 statements in pages of 500: three pages per list. The
+    # budget is raised: this is about assembling the pages, the budget is tested elsewhere.
+    client = make_client(fhir_page_size=500, fhir_budget_ms=10_000)
+    from_prefetch = post(client, fixture_request(HEAVY))
+    from_server = post(client, fetching(HEAVY, ehr.base_url))
+    assert cards_seen(from_server) == cards_seen(from_prefetch)
+    assert len(requests_for(ehr.requests_log(), "MedicationStatement")) == 3
+
+
+def test_an_operation_outcome_key_is_fetched_again(
+    client: FlaskClient, ehr: FhirTestServer
+) -> None:
+    name = "19-crps-statements-operationoutcome"
+    body = fixture_request(name)
+    assert kinds(post(client, body)) == ["data-quality", "lsb-suggestion"]
+    body["fhirServer"] = ehr.base_url
+    body["fhirAuthorization"] = fetching(name, ehr.base_url)["fhirAuthorization"]
+    # The server holds no statement for this patient: once asked, the list is known empty.
+    assert kinds(post(client, body)) == ["lsb-suggestion"]
+    assert [r["path"].split("?")[0] for r in ehr.requests_log()] == ["/fhir/MedicationStatement"]
+
+
+def test_an_omitted_conditions_key_is_fetched_instead_of_412(
+    client: FlaskClient, ehr: FhirTestServer
+) -> None:
+    name = "25-conditions-key-omitted"
+    assert post(client, fixture_request(name)).status_code == 412
+    body = fixture_request(name)
+    body["fhirServer"] = ehr.base_url
+    body["fhirAuthorization"] = fetching(name, ehr.base_url)["fhirAuthorization"]
+    assert post(client, body).status_code == 200
+    assert [r["path"].split("?")[0] for r in ehr.requests_log()] == ["/fhir/Condition"]
+
+
+def test_complete_prefetch_sends_no_request(client: FlaskClient, ehr: FhirTestServer) -> None:
+    body = fixture_request("01-crps-left-apixaban")
+    body["fhirServer"] = ehr.base_url
+    assert cards_seen(post(client, body)) == cards_seen(
+        post(client, fixture_request("01-crps-left-apixaban"))
+    )
+    assert ehr.requests_log() == []
+
+
+def test_a_medication_missing_from_prefetch_is_read(
+    client: FlaskClient, ehr: FhirTestServer
+) -> None:
+    """10 refers to its clopidogrel Medication by reference; drop the included copy."""
+    name = "10-causalgia-left-clopidogrel-included"
+    body = fixture_request(name)
+    statements = body["prefetch"]["medicationStatements"]
+    statements["entry"] = [
+        e for e in statements["entry"] if e["resource"]["resourceType"] != "Medication"
+    ]
+    without_server = post(client, body)
+    assert "data-quality" in kinds(without_server)  # cannot be read: never "no clopidogrel"
+
+    body["fhirServer"] = ehr.base_url
+    body["fhirAuthorization"] = fetching(name, ehr.base_url)["fhirAuthorization"]
+    assert cards_seen(post(client, body)) == cards_seen(post(client, fixture_request(name)))
+    assert [r["path"] for r in ehr.requests_log()] == ["/fhir/Medication/f10-med-clopidogrel"]

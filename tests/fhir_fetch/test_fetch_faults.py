@@ -1,0 +1,173 @@
+"""A FHIR server that is slow, down, refusing or failing: the service answers in bounded time
+and says what it could not check; it never reads a failure as "no anticoagulant"."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+from flask.testing import FlaskClient
+
+from .conftest import MakeClient
+from .support import (
+    card,
+    cards_seen,
+    diagnostics,
+    fetching,
+    kinds,
+    post,
+    requests_for,
+    text_of,
+)
+from fhir_server.harness import FhirTestServer
+from fixture_files import fixture_request
+
+TYPICAL = "01-crps-left-apixaban"  # CRPS left leg, apixaban: suggestion + warning
+BUDGET_S = 0.4  # the default CDS_FHIR_BUDGET_MS
+MARGIN_S = 0.4  # the decision and card rendering, on a busy 2-core CI machine
+
+
+def timed_post(client: FlaskClient, body: dict) -> tuple[object, float]:
+    started = time.monotonic()
+    response = post(client, body)
+    return response, time.monotonic() - started
+
+
+def assert_medications_unchecked(response: object, why: str) -> None:
+    """The suggestion may show; the anticoagulant check is said to be incomplete, and why."""
+    assert kinds(response) == ["data-quality", "lsb-suggestion"]
+    text = text_of(card(response, "data-quality"))
+    assert "anticoagulant and antiplatelet check could not be completed" in text
+    assert "does **not** mean there is no anticoagulant" in text
+    assert why in text
+
+
+def test_slow_medication_list_gives_the_warning_within_the_budget(
+    client: FlaskClient, ehr: FhirTestServer
+) -> None:
+    ehr.behave(delay_ms=2000, path_contains="/fhir/MedicationStatement", times=-1)
+    response, elapsed = timed_post(client, fetching(TYPICAL, ehr.base_url))
+    assert elapsed < BUDGET_S + MARGIN_S
+    assert_medications_unchecked(
+        response, "the medication list: the EHR's FHIR server did not answer in time"
+    )
+
+
+def test_slow_problem_list_is_412_within_the_budget(
+    client: FlaskClient, ehr: FhirTestServer
+) -> None:
+    ehr.behave(delay_ms=2000, path_contains="/fhir/Condition", times=-1)
+    response, elapsed = timed_post(client, fetching(TYPICAL, ehr.base_url))
+    assert elapsed < BUDGET_S + MARGIN_S
+    assert "did not answer in time" in diagnostics(response, 412)
+    assert response.get_json()["issue"][1]["expression"] == ["prefetch.conditions"]
+
+
+def test_a_configured_budget_is_kept(make_client: MakeClient, ehr: FhirTestServer) -> None:
+    client = make_client(fhir_budget_ms=150)
+    ehr.behave(delay_ms=1000, times=-1)
+    response, elapsed = timed_post(client, fetching(TYPICAL, ehr.base_url))
+    assert elapsed < 0.15 + MARGIN_S
+    assert response.status_code == 412
+
+
+def test_server_down_is_412_saying_it_could_not_be_reached(make_client: MakeClient) -> None:
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        down = f"http://127.0.0.1:{s.getsockname()[1]}/fhir"
+    client = make_client(allowed_fhir_servers=(down,))
+    response, elapsed = timed_post(client, fetching(TYPICAL, down))
+    assert elapsed < BUDGET_S + MARGIN_S
+    assert "could not be reached" in diagnostics(response, 412)
+
+
+def test_connection_dropped_mid_request(client: FlaskClient, ehr: FhirTestServer) -> None:
+    ehr.behave(drop=True, path_contains="/fhir/MedicationStatement")
+    response = post(client, fetching(TYPICAL, ehr.base_url))
+    assert_medications_unchecked(response, "could not be reached")
+
+
+def test_401_is_reported_as_refused_access_not_as_no_data(
+    client: FlaskClient, ehr: FhirTestServer
+) -> None:
+    response = post(client, fetching(TYPICAL, ehr.base_url, token="not-the-token"))
+    assert "refused access (HTTP 401)" in diagnostics(response, 412)
+    assert {r["status"] for r in ehr.requests_log()} == {401}
+
+
+def test_401_on_the_medication_list_only(client: FlaskClient, ehr: FhirTestServer) -> None:
+    ehr.behave(status=401, path_contains="/fhir/MedicationStatement")
+    response = post(client, fetching(TYPICAL, ehr.base_url))
+    assert_medications_unchecked(response, "refused access (HTTP 401)")
+
+
+def test_403_on_prescriptions(client: FlaskClient, ehr: FhirTestServer) -> None:
+    ehr.behave(status=403, path_contains="/fhir/MedicationRequest")
+    response = post(client, fetching(TYPICAL, ehr.base_url))
+    # apixaban is on the medication list, which was read: the warning stays.
+    assert kinds(response) == ["antithrombotic-warning", "data-quality", "lsb-suggestion"]
+    assert "the prescriptions: the EHR's FHIR server denied access (HTTP 403)" in text_of(
+        card(response, "data-quality")
+    )
+
+
+def test_429_with_retry_after_0_is_retried(client: FlaskClient, ehr: FhirTestServer) -> None:
+    ehr.behave(status=429, retry_after="0", times=2, path_contains="/fhir/MedicationStatement")
+    response = post(client, fetching(TYPICAL, ehr.base_url))
+    assert cards_seen(response) == cards_seen(post(client, fixture_request(TYPICAL)))
+    statuses = [r["status"] for r in requests_for(ehr.requests_log(), "MedicationStatement")]
+    assert statuses == [429, 429, 200]
+
+
+def test_429_whose_retry_after_outlasts_the_budget_is_not_waited_for(
+    client: FlaskClient, ehr: FhirTestServer
+) -> None:
+    ehr.behave(status=429, retry_after="1", times=-1, path_contains="/fhir/MedicationStatement")
+    response, elapsed = timed_post(client, fetching(TYPICAL, ehr.base_url))
+    assert elapsed < BUDGET_S + MARGIN_S
+    assert_medications_unchecked(response, "too busy to answer (HTTP 429)")
+    assert len(requests_for(ehr.requests_log(), "MedicationStatement")) == 1
+
+
+def test_429_retry_after_is_respected_inside_a_larger_budget(
+    make_client: MakeClient, ehr: FhirTestServer
+) -> None:
+    client = make_client(fhir_budget_ms=2500)
+    ehr.behave(status=429, retry_after="1", times=1, path_contains="/fhir/MedicationStatement")
+    response, elapsed = timed_post(client, fetching(TYPICAL, ehr.base_url))
+    assert 1.0 <= elapsed < 2.5 + MARGIN_S
+    assert cards_seen(response) == cards_seen(post(client, fixture_request(TYPICAL)))
+
+
+def test_503_is_retried_a_bounded_number_of_times(
+    client: FlaskClient, ehr: FhirTestServer
+) -> None:
+    ehr.behave(status=503, times=2, path_contains="/fhir/MedicationStatement")
+    response = post(client, fetching(TYPICAL, ehr.base_url))
+    assert cards_seen(response) == cards_seen(post(client, fixture_request(TYPICAL)))
+
+    ehr.reset()
+    ehr.behave(status=503, times=-1, path_contains="/fhir/MedicationStatement")
+    response, elapsed = timed_post(client, fetching(TYPICAL, ehr.base_url))
+    assert elapsed < BUDGET_S + MARGIN_S
+    assert_medications_unchecked(response, "failed to answer (HTTP 503)")
+    assert len(requests_for(ehr.requests_log(), "MedicationStatement")) == 3  # 1 + 2 retries
+
+
+def test_an_answer_that_is_not_a_bundle(client: FlaskClient, ehr: FhirTestServer) -> None:
+    ehr.behave(
+        status=200,
+        body={"resourceType": "Patient", "id": "x"},
+        path_contains="/fhir/MedicationStatement",
+    )
+    response = post(client, fetching(TYPICAL, ehr.base_url))
+    assert_medications_unchecked(response, "not a FHIR search result")
+
+
+def test_a_server_that_ignores_the_patient_filter_is_not_believed(
+    client: FlaskClient, ehr: FhirTestServer
+) -> None:
+    other_patient = fixture_request("02-causalgia-right-pt")["prefetch"]["conditions"]
+    ehr.behave(status=200, body=other_patient, path_contains="/fhir/Condition")
+    response = post(client, fetching(TYPICAL, ehr.base_url))
+    assert "returned records of another patient" in diagnostics(response, 412)
