@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint bench bench-fetch install browser screenshot clean
+.PHONY: run test lint bench bench-fetch install browser screenshot clean postgres
 
 $(BIN)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,9 +30,22 @@ browser: $(CHROMIUM)
 run: install
 	CDS_DEV_MODE=1 $(BIN)/cds-service serve --host $(HOST) --port $(PORT)
 
-test: install browser
+# The suite runs every database test on SQLite and on PostgreSQL (a throwaway cluster that
+# tests/pg_cluster.py starts on a Unix socket and removes). CDS_TEST_DATABASE=sqlite (or
+# =postgres) runs one backend only.
+test: install postgres browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# PostgreSQL server binaries (initdb, pg_ctl) for the tests; installed from Debian if missing.
+postgres:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null \
+		|| [ -n "$$PG_BIN" ] || [ "$$CDS_TEST_DATABASE" = sqlite ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+		echo "PostgreSQL server not found: install the postgresql package, or set PG_BIN"; \
+		exit 1; fi; \
+	echo "PostgreSQL server not found: installing the postgresql package"; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql
 
 # docs/sandbox.png, the README's picture of the sandbox: fixture 01 with its cards.
 screenshot: install browser

@@ -9,25 +9,53 @@ from flask import Flask
 
 from cds_service.api import routes
 from cds_service.api.errors import register_error_handlers
-from cds_service.config import Settings
+from cds_service.config import ConfigError, Settings
 from cds_service.data.fetcher import FhirRecordFetcher
+from cds_service.db import default_database_url, make_engine, safe_url
+from cds_service.db.migrate import current_revision, head_revision, upgrade
+from cds_service.feedback import init_feedback
 from cds_service.knowledge import load_knowledge
+from cds_service.security import init_security
 from cds_service.web import education, sandbox
+
+log = logging.getLogger(__name__)
 
 
 def create_app(**overrides: Any) -> Flask:
-    """Builds the app. `overrides` replace settings from the environment (tests use this)."""
+    """Builds the app. `overrides` replace settings from the environment (tests use this).
+
+    Refuses to start (ConfigError) without a trusted-clients file unless in development mode.
+    """
     settings = Settings.from_env(**overrides)
     app = Flask(__name__)
     app.config["CDS_SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # keep cards' fields in the spec's order
+    logging.getLogger("cds_service").setLevel(logging.INFO)
     load_knowledge()  # a malformed knowledge release stops start-up, not a later hook call
     app.extensions["cds_record_fetcher"] = FhirRecordFetcher(settings)
 
+    engine = make_engine(settings.database_url or default_database_url(app.instance_path))
+    app.extensions["cds_db"] = engine
+    init_security(app, engine)  # before anything slow: a wrong trust setup fails at once
+    _prepare_schema(engine, settings)
+
     register_error_handlers(app)
     app.register_blueprint(routes.bp)
+    init_feedback(app, engine)
     app.register_blueprint(education.bp)
     app.register_blueprint(sandbox.bp)
-    logging.getLogger("cds_service").setLevel(logging.INFO)
     return app
+
+
+def _prepare_schema(engine: Any, settings: Settings) -> None:
+    if settings.migrate_on_start:
+        revision = upgrade(engine)
+    else:
+        revision = current_revision(engine)
+        if revision != head_revision():
+            raise ConfigError(
+                f"database {safe_url(engine.url)} is at schema {revision}, this release needs "
+                f"{head_revision()}: run `cds-service db upgrade`"
+            )
+    log.info("database %s at schema %s", safe_url(engine.url), revision)

@@ -1,11 +1,14 @@
-"""The `cds-service` command: serve the app, replay fixtures against a running service."""
+"""The `cds-service` command: serve the app, replay fixtures against a running service, migrate
+the database and report on clinicians' feedback."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,20 +20,99 @@ def serve(args: argparse.Namespace) -> int:
     from gunicorn.app.base import BaseApplication
 
     from cds_service import create_app
+    from cds_service.config import ConfigError
+
+    # Built once, before gunicorn starts: a wrong configuration stops here with a message,
+    # migrations run once, and workers inherit the loaded knowledge.
+    try:
+        app = create_app()
+    except ConfigError as exc:
+        print(f"cds-service: cannot start: {exc}", file=sys.stderr)
+        return 2
+    app.extensions["cds_db"].dispose()  # each worker opens its own connections after the fork
 
     class Server(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type hints
         def load_config(self) -> None:
             self.cfg.set("bind", f"{args.host}:{args.port}")
             self.cfg.set("workers", args.workers)
             self.cfg.set("threads", args.threads)
+            self.cfg.set("preload_app", True)
+            self.cfg.set("control_socket_disable", True)  # unused; one shared path per user
             self.cfg.set("accesslog", "-")
             # The access log names paths only: no query strings, no bodies, no tokens.
             self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms')
 
         def load(self) -> Any:
-            return create_app()
+            return app
 
     Server().run()
+    return 0
+
+
+def _engine(args: argparse.Namespace) -> Any:
+    from cds_service.db import default_database_url, make_engine
+
+    return make_engine(
+        args.database_url or os.environ.get("CDS_DATABASE_URL") or default_database_url()
+    )
+
+
+def db_upgrade(args: argparse.Namespace) -> int:
+    from cds_service.db import safe_url
+    from cds_service.db.migrate import upgrade
+
+    engine = _engine(args)
+    try:
+        revision = upgrade(engine, args.revision)
+    finally:
+        engine.dispose()
+    print(f"{safe_url(engine.url)}: schema at {revision}")
+    return 0
+
+
+def db_current(args: argparse.Namespace) -> int:
+    from cds_service.db import safe_url
+    from cds_service.db.migrate import current_revision, head_revision
+
+    engine = _engine(args)
+    try:
+        revision = current_revision(engine)
+    finally:
+        engine.dispose()
+    head = head_revision()
+    state = "up to date" if revision == head else f"needs `cds-service db upgrade` to {head}"
+    print(f"{safe_url(engine.url)}: schema at {revision} ({state})")
+    return 0 if revision == head else 1
+
+
+def utc_date(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 date: {text!r}") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def feedback_report(args: argparse.Namespace) -> int:
+    from cds_service.db.migrate import current_revision, head_revision
+    from cds_service.feedback.report import build_report, format_report
+
+    engine = _engine(args)
+    try:
+        if current_revision(engine) != head_revision():
+            print("cds-service: the database has no feedback schema yet: run "
+                  "`cds-service db upgrade`", file=sys.stderr)
+            return 1
+        reports = build_report(engine, tenant=args.tenant, since=args.since)
+    finally:
+        engine.dispose()
+    if args.json:
+        print(json.dumps([r.as_dict() for r in reports], indent=2))
+    else:
+        scope = f"tenant {args.tenant}" if args.tenant else "all tenants"
+        if args.since:
+            scope += f", cards issued since {args.since.isoformat()}"
+        print(format_report(reports, scope))
     return 0
 
 
@@ -96,6 +178,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=10.0)
     p.add_argument("--strict", action="store_true", help="exit 1 if any call fails")
     p.set_defaults(func=replay)
+
+    db_url_help = "database URL (default: CDS_DATABASE_URL, else SQLite in the instance folder)"
+    p = sub.add_parser("db", help="the service database")
+    db = p.add_subparsers(dest="db_command", required=True)
+    q = db.add_parser("upgrade", help="apply the schema migrations (Alembic)")
+    q.add_argument("--database-url", help=db_url_help)
+    q.add_argument("--revision", default="head")
+    q.set_defaults(func=db_upgrade)
+    q = db.add_parser("current", help="print the schema revision; exit 1 if not at head")
+    q.add_argument("--database-url", help=db_url_help)
+    q.set_defaults(func=db_current)
+
+    p = sub.add_parser("feedback", help="clinicians' feedback on cards")
+    fb = p.add_subparsers(dest="feedback_command", required=True)
+    q = fb.add_parser("report", help="acceptance and override rates per card kind, and reasons")
+    q.add_argument("--database-url", help=db_url_help)
+    q.add_argument("--tenant", help="only cards issued to this tenant (trusted-clients label)")
+    q.add_argument(
+        "--since", type=utc_date, help="only cards issued since this date (ISO 8601, UTC)"
+    )
+    q.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    q.set_defaults(func=feedback_report)
     return parser
 
 

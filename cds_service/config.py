@@ -16,6 +16,15 @@ def _list(name: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in os.environ.get(name, "").split(",") if v.strip())
 
 
+def _number(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return default if value is None or not value.strip() else float(value)
+
+
+class ConfigError(RuntimeError):
+    """The configuration does not allow the service to start safely."""
+
+
 def _int(name: str, default: int, minimum: int = 0) -> int:
     """An integer setting; a bad value stops start-up rather than silently using a default."""
     raw = os.environ.get(name)
@@ -33,9 +42,20 @@ def _int(name: str, default: int, minimum: int = 0) -> int:
 @dataclass(frozen=True)
 class Settings:
     dev_mode: bool = False  # CDS_DEV_MODE: unsigned calls from loopback, sandbox on
-    public_url: str | None = None  # CDS_PUBLIC_URL: base URL for links on cards
+    public_url: str | None = None  # CDS_PUBLIC_URL: base URL for links on cards and JWT `aud`
     max_body_bytes: int = 10 * 1024 * 1024  # CDS_MAX_BODY_BYTES
-    allowed_fhir_servers: tuple[str, ...] = ()  # CDS_ALLOWED_FHIR_SERVERS
+    allowed_fhir_servers: tuple[str, ...] = ()  # CDS_ALLOWED_FHIR_SERVERS (dev mode, unsigned)
+    # --- who may call (CDS Hooks "Trusting CDS Clients") ---
+    trusted_clients: str | None = None  # CDS_TRUSTED_CLIENTS: path of the trusted-clients file
+    cors_origins: tuple[str, ...] = ()  # CDS_CORS_ORIGINS: browser origins allowed to call
+    jwt_leeway: float = 30.0  # CDS_JWT_LEEWAY: seconds of clock skew allowed on exp/iat/nbf
+    jwt_max_lifetime: float = 900.0  # CDS_JWT_MAX_LIFETIME: longest exp - now accepted
+    jwks_timeout: float = 3.0  # CDS_JWKS_TIMEOUT: seconds for fetching a client's JWK Set
+    jwks_cache_seconds: float = 3600.0  # CDS_JWKS_CACHE_SECONDS: how long a JWK Set is kept
+    # --- feedback and issued cards ---
+    database_url: str | None = None  # CDS_DATABASE_URL; default: SQLite in the instance folder
+    migrate_on_start: bool = True  # CDS_MIGRATE_ON_START: run Alembic upgrades in create_app
+    feedback_max_body_bytes: int = 256 * 1024  # CDS_FEEDBACK_MAX_BODY_BYTES
     # Fetching from the EHR's FHIR server when prefetch is missing (docs/fhir-fallback.md).
     fhir_allow_loopback: bool = False  # CDS_FHIR_ALLOW_LOOPBACK, default: on in dev mode
     fhir_budget_ms: int = 400  # CDS_FHIR_BUDGET_MS: the whole fetch, all queries together
@@ -59,6 +79,17 @@ class Settings:
             "public_url": os.environ.get("CDS_PUBLIC_URL") or None,
             "max_body_bytes": int(os.environ.get("CDS_MAX_BODY_BYTES", 10 * 1024 * 1024)),
             "allowed_fhir_servers": _list("CDS_ALLOWED_FHIR_SERVERS"),
+            "trusted_clients": os.environ.get("CDS_TRUSTED_CLIENTS") or None,
+            "cors_origins": _list("CDS_CORS_ORIGINS"),
+            "jwt_leeway": _number("CDS_JWT_LEEWAY", 30.0),
+            "jwt_max_lifetime": _number("CDS_JWT_MAX_LIFETIME", 900.0),
+            "jwks_timeout": _number("CDS_JWKS_TIMEOUT", 3.0),
+            "jwks_cache_seconds": _number("CDS_JWKS_CACHE_SECONDS", 3600.0),
+            "database_url": os.environ.get("CDS_DATABASE_URL") or None,
+            "migrate_on_start": _flag("CDS_MIGRATE_ON_START", True),
+            "feedback_max_body_bytes": int(
+                os.environ.get("CDS_FEEDBACK_MAX_BODY_BYTES", 256 * 1024)
+            ),
             "fhir_allow_loopback": _flag("CDS_FHIR_ALLOW_LOOPBACK", dev_mode),
             "fhir_budget_ms": _int("CDS_FHIR_BUDGET_MS", 400, minimum=1),
             "fhir_connect_timeout_ms": _int("CDS_FHIR_CONNECT_TIMEOUT_MS", 200, minimum=1),

@@ -2,18 +2,46 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 
 import pytest
 import requests
+from app_fixtures import (  # noqa: F401  (fixtures for signed calls and database backends)
+    database_url,
+    issuer,
+    make_app,
+    pg_cluster,
+    secure_app,
+    trusted_file,
+)
 from flask import Flask
 from flask.testing import FlaskClient
 
 from cds_service import create_app
+
+_DEFAULT_DB_DIR: str | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Apps that do not choose a database (the dev-mode `app`, the live server) get a
+    throwaway SQLite file, never the working tree's instance/ folder."""
+    global _DEFAULT_DB_DIR
+    if "CDS_DATABASE_URL" not in os.environ:
+        _DEFAULT_DB_DIR = tempfile.mkdtemp(prefix="cds-test-db-")
+        os.environ["CDS_DATABASE_URL"] = f"sqlite:///{_DEFAULT_DB_DIR}/default.sqlite3"
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _DEFAULT_DB_DIR:
+        os.environ.pop("CDS_DATABASE_URL", None)
+        shutil.rmtree(_DEFAULT_DB_DIR, ignore_errors=True)
 
 
 @pytest.fixture()

@@ -211,3 +211,25 @@ def test_lsb_named_only_in_text_is_recognised(client: FlaskClient) -> None:
     order = body["context"]["draftOrders"]["entry"][0]["resource"]
     order["code"] = {"text": "Left lumbar sympathetic block under fluoroscopy"}
     assert set(cards(client, body)) == {"lsb-bleeding-risk"}
+
+
+def test_an_unread_page_of_the_problem_list_is_not_silent(client: FlaskClient) -> None:
+    body = patient()
+    conditions = body["prefetch"]["conditions"]
+    conditions["entry"] = []  # the indication would have been on the page not read
+    conditions["link"] = [
+        {"relation": "next", "url": "http://ehr.example.org/fhir/Condition?page=2"}
+    ]
+    found = cards(client, body)
+    assert set(found) == {"data-quality"}
+    assert "the problem list" in found["data-quality"]["detail"]
+    assert "indication" in found["data-quality"]["detail"]
+
+
+def test_an_invalid_condition_with_an_indication_code_is_reported(client: FlaskClient) -> None:
+    body = patient()
+    condition = body["prefetch"]["conditions"]["entry"][0]["resource"]
+    condition["onsetDateTime"] = "last spring"
+    found = cards(client, body)
+    assert set(found) == {"data-quality"}
+    assert "onsetDateTime" in found["data-quality"]["detail"]

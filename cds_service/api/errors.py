@@ -32,11 +32,18 @@ ISSUE_CODE = {
 class CdsError(Exception):
     """An error the caller can act on; `problems` lists each one (field path → message)."""
 
-    def __init__(self, status: int, message: str, problems: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        problems: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.problems = problems or {}
+        self.headers = headers or {}
 
 
 def operation_outcome(status: int, message: str, problems: dict[str, str] | None = None) -> dict:
@@ -58,7 +65,9 @@ def error_response(status: int, message: str, problems: dict[str, str] | None = 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(CdsError)
     def cds_error(exc: CdsError) -> Response:
-        return error_response(exc.status, exc.message, exc.problems)
+        response = error_response(exc.status, exc.message, exc.problems)
+        response.headers.update(exc.headers)
+        return response
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:

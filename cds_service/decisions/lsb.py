@@ -110,7 +110,10 @@ def decide(call: HookCall, facts: Facts, kn: Knowledge) -> list[CardDecision]:
     elif uncertain:
         cards = [CardDecision("lsb-site-uncertain", {**shared, "indications": uncertain})]
     else:
-        return []
+        # No indication found, but part of the problem list was unreadable: say the check was
+        # incomplete rather than let silence read as "no indication".
+        unread = [p for p in facts.problems if not p.affects_medications]
+        return [CardDecision("data-quality", {**shared, "problems": unread})] if unread else []
     if drugs:
         cards.append(CardDecision("antithrombotic-warning", shared))
     if facts.problems:

@@ -1,0 +1,97 @@
+"""The service's own database: issued cards, clinicians' feedback and seen token ids.
+
+SQLite in the instance folder by default (one process or one host); PostgreSQL by URL
+(`CDS_DATABASE_URL`) for several workers or hosts. Tables are created by Alembic migrations
+(`cds_service/db/migrations`), never by `create_all`, so every deployment has the same schema.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.types import TypeDecorator
+
+DEFAULT_SQLITE_NAME = "cds_service.sqlite3"
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table the service owns."""
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime on every backend (SQLite stores it naive; we add UTC back)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: store UTC-aware datetimes only")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def default_database_url(instance_path: str | None = None) -> str:
+    """SQLite in Flask's instance folder of this package (gitignored `instance/`)."""
+    folder = Path(instance_path or Flask("cds_service").instance_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / DEFAULT_SQLITE_NAME}"
+
+
+def normalise_url(url: str | URL) -> URL:
+    """`postgres://` and `postgresql://` mean psycopg 3, the driver this package installs."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgres", "postgresql"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def safe_url(url: str | URL) -> str:
+    """The URL for a log line: never the password."""
+    return normalise_url(url).render_as_string(hide_password=True)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # SQLAlchemy, not the sqlite3 module, begins transactions (see _sqlite_begin).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers and one writer work at once; busy_timeout makes a second writer wait
+    # for the lock instead of failing, so several processes on one host lose nothing.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    # A deferred transaction that reads, then writes after another process committed, fails
+    # at once in WAL mode (SQLITE_BUSY_SNAPSHOT, no waiting). Taking the write lock at BEGIN
+    # makes concurrent writers queue (busy_timeout) instead, so no feedback is lost.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str | URL) -> Engine:
+    parsed = normalise_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(parsed, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"

@@ -1,0 +1,63 @@
+"""Tables for the cards the service returned and the feedback clinicians gave on them.
+
+No patient name or identifier is stored: a card is known by its uuid, its service, the hook
+instance (a random UUID per hook event), its kind and the calling tenant. The one free-text
+field, `user_comment`, is what a clinician typed when overriding a card; it may hold patient
+data, so it is stored for review but never logged or printed by the report.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cds_service.db import Base, UtcDateTime
+
+# SQLite autoincrements only an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
+BIG_ID = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class IssuedCard(Base):
+    __tablename__ = "issued_card"
+
+    uuid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    service_id: Mapped[str] = mapped_column(String(64), index=True)
+    hook_instance: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(64), index=True)  # card.source.topic.code
+    suggestion_uuids: Mapped[list[str]] = mapped_column(JSON)
+    override_reasons: Mapped[list[dict[str, str]]] = mapped_column(JSON)  # offered {system, code}
+    issuer: Mapped[str | None] = mapped_column(String(255), index=True)  # None: dev mode call
+    tenant: Mapped[str] = mapped_column(String(128), index=True)
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+
+
+class CardFeedback(Base):
+    __tablename__ = "card_feedback"
+    # The spec lets a client send the same feedback more than once; a resent item is kept once.
+    __table_args__ = (
+        UniqueConstraint("card_uuid", "outcome", "outcome_timestamp", name="uq_card_feedback_item"),
+    )
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True, autoincrement=True)
+    card_uuid: Mapped[str] = mapped_column(
+        String(36), ForeignKey("issued_card.uuid", ondelete="CASCADE"), index=True
+    )
+    outcome: Mapped[str] = mapped_column(String(16))  # accepted | overridden
+    accepted_suggestions: Mapped[list[str]] = mapped_column(JSON)
+    override_reason_system: Mapped[str | None] = mapped_column(String(255))
+    override_reason_code: Mapped[str | None] = mapped_column(String(128))
+    user_comment: Mapped[str | None] = mapped_column(Text)  # free text: never log it
+    outcome_timestamp: Mapped[datetime] = mapped_column(UtcDateTime())
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    issuer: Mapped[str | None] = mapped_column(String(255))
+    tenant: Mapped[str] = mapped_column(String(128), index=True)

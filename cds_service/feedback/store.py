@@ -1,0 +1,175 @@
+"""The feedback store: records the cards the service returns and the feedback given on them.
+
+Feedback is checked against what was issued — the card exists, came from this service, was
+issued to the same client (issuer), and the accepted suggestions and override reason were on
+it — and a request is stored whole or not at all (one transaction). A resent item (same card,
+outcome and time) is kept once, which also makes concurrent resends from several workers safe.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, Insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from cds_service.feedback.models import CardFeedback, IssuedCard
+from cds_service.feedback.schemas import FeedbackItem
+
+log = logging.getLogger(__name__)
+
+
+class FeedbackRejected(Exception):
+    """Some items do not match what was issued: `problems` names each (path → message)."""
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        super().__init__("feedback rejected")
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Submitted:
+    received: int
+    stored: int  # received minus items already stored by an earlier request
+
+
+def card_record(
+    card: dict[str, Any],
+    service_id: str,
+    hook_instance: str,
+    issuer: str | None,
+    tenant: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """What is kept of a card: identifiers and codes only, no text, no patient data."""
+    return {
+        "uuid": str(card["uuid"]),
+        "service_id": service_id,
+        "hook_instance": hook_instance,
+        "kind": str(((card.get("source") or {}).get("topic") or {}).get("code") or "unknown"),
+        "suggestion_uuids": [
+            str(s["uuid"]) for s in card.get("suggestions") or () if s.get("uuid")
+        ],
+        "override_reasons": [
+            {"system": r.get("system"), "code": r.get("code")}
+            for r in card.get("overrideReasons") or ()
+        ],
+        "issuer": issuer,
+        "tenant": tenant,
+        "issued_at": now,
+    }
+
+
+class FeedbackStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def record_cards(
+        self,
+        service_id: str,
+        hook_instance: str,
+        cards: Iterable[dict[str, Any]],
+        issuer: str | None,
+        tenant: str,
+    ) -> int:
+        now = datetime.now(UTC)
+        rows = [
+            card_record(c, service_id, hook_instance, issuer, tenant, now)
+            for c in cards
+            if c.get("uuid")
+        ]
+        if rows:
+            with Session(self.engine) as session, session.begin():
+                session.execute(self._insert(IssuedCard).on_conflict_do_nothing(), rows)
+        return len(rows)
+
+    def submit(
+        self,
+        service_id: str,
+        items: Sequence[FeedbackItem],
+        issuer: str | None,
+        tenant: str,
+    ) -> Submitted:
+        now = datetime.now(UTC)
+        with Session(self.engine) as session, session.begin():
+            wanted = {item.card for item in items}
+            cards = {
+                card.uuid: card
+                for card in session.scalars(
+                    select(IssuedCard).where(
+                        IssuedCard.uuid.in_(wanted),
+                        IssuedCard.service_id == service_id,
+                        IssuedCard.issuer.is_(None) if issuer is None
+                        else IssuedCard.issuer == issuer,
+                    )
+                )
+            }
+            problems: dict[str, str] = {}
+            for index, item in enumerate(items):
+                problems.update(_mismatches(index, item, cards.get(item.card), service_id))
+            if problems:
+                raise FeedbackRejected(problems)  # rolls the transaction back: nothing stored
+            rows = [
+                {
+                    "card_uuid": item.card,
+                    "outcome": item.outcome,
+                    "accepted_suggestions": list(item.accepted_suggestions),
+                    "override_reason_system": item.reason_system,
+                    "override_reason_code": item.reason_code,
+                    "user_comment": item.user_comment,
+                    "outcome_timestamp": item.outcome_timestamp,
+                    "received_at": now,
+                    "issuer": issuer,
+                    "tenant": tenant,
+                }
+                for item in items
+            ]
+            result = session.execute(
+                self._insert(CardFeedback)
+                .on_conflict_do_nothing(
+                    index_elements=["card_uuid", "outcome", "outcome_timestamp"]
+                )
+                .returning(CardFeedback.id),
+                rows,
+            )
+            stored = len(result.all())
+        return Submitted(received=len(items), stored=stored)
+
+    def _insert(self, table: type[Any]) -> Any:
+        """INSERT with ON CONFLICT support on both backends."""
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        statement: Insert = dialect.insert(table)
+        return statement
+
+
+def _mismatches(
+    index: int, item: FeedbackItem, card: IssuedCard | None, service_id: str
+) -> dict[str, str]:
+    where = f"feedback.{index}"
+    if card is None:
+        return {
+            f"{where}.card": f"no card {item.card} was issued by service {service_id} "
+            "to this client"
+        }
+    problems: dict[str, str] = {}
+    if item.outcome == "accepted":
+        if not card.suggestion_uuids:
+            problems[f"{where}.outcome"] = "this card has no suggestions to accept"
+        offered = set(card.suggestion_uuids)
+        for n, suggestion in enumerate(item.accepted_suggestions):
+            if suggestion not in offered:
+                problems[f"{where}.acceptedSuggestions.{n}.id"] = (
+                    f"suggestion {suggestion[:64]} is not on card {item.card}"
+                )
+    if item.reason_code is not None:
+        offered_reasons = {(r.get("system"), r.get("code")) for r in card.override_reasons}
+        if (item.reason_system, item.reason_code) not in offered_reasons:
+            problems[f"{where}.overrideReason.reason"] = (
+                "not one of the override reasons this card offered"
+            )
+    return problems

@@ -1,0 +1,121 @@
+"""Concurrent feedback loses nothing: several client processes post at once to the service
+under gunicorn with several worker processes, against one database (SQLite, PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from conftest import free_port
+from cryptography.hazmat.primitives import serialization
+from jwt_helpers import TestIssuer, write_trusted_clients
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from cds_service.db import make_engine
+from cds_service.feedback.models import CardFeedback, IssuedCard
+
+from fixture_files import fixture_request
+
+pytestmark = pytest.mark.slow
+
+HERE = Path(__file__).parent
+CLIENTS = 4
+REQUESTS_EACH = 15
+WORKERS = 3
+
+
+def start_service(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as log_file:  # a file, not a pipe nobody reads: it cannot fill up
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cds_service.cli", "serve", "--port", str(port),
+             "--workers", str(WORKERS), "--threads", "2"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log_file,
+        )
+    deadline = time.monotonic() + 30
+    while True:  # the education page is public: a readiness probe that needs no token
+        try:
+            requests.get(f"http://127.0.0.1:{port}/education/lumbar-sympathetic-block", timeout=1)
+            return proc
+        except requests.ConnectionError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(log.read_text()[-3000:]) from None
+            time.sleep(0.1)
+
+
+def test_concurrent_feedback_from_several_processes_loses_nothing(
+    tmp_path: Path, database_url: str, issuer: TestIssuer
+) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    trusted = write_trusted_clients(tmp_path / "trusted.yaml", issuer.entry())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CDS_")}
+    env.update(
+        CDS_TRUSTED_CLIENTS=str(trusted), CDS_PUBLIC_URL=url, CDS_DATABASE_URL=database_url
+    )
+    service = start_service(port, env, tmp_path / "service.log")
+    try:
+        cards = []
+        for _ in range(2):
+            path = "/cds-services/lsb-order-select"
+            response = requests.post(
+                url + path,
+                json=fixture_request("01-crps-left-apixaban"),
+                headers=issuer.auth(url + path),
+                timeout=10,
+            )
+            assert response.status_code == 200
+            card = next(c for c in response.json()["cards"] if c.get("suggestions"))
+            cards.append({"uuid": card["uuid"], "suggestion": card["suggestions"][0]["uuid"]})
+        config = tmp_path / "clients.json"
+        config.write_text(json.dumps({
+            "url": url,
+            "service": "lsb-order-select",
+            "issuer": issuer.issuer,
+            "kid": issuer.kid,
+            "alg": issuer.alg,
+            "key_pem": issuer.key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            ).decode(),
+            "cards": cards,
+            "requests": REQUESTS_EACH,
+            "start_at": time.time() + 1.5,  # all clients start together
+        }))
+        clients = [
+            subprocess.Popen(
+                [sys.executable, str(HERE / "concurrency_client.py"), str(config), str(n)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            for n in range(CLIENTS)
+        ]
+        statuses = []
+        for client in clients:
+            out, err = client.communicate(timeout=120)
+            assert client.returncode == 0, err.decode()[-2000:]
+            statuses += json.loads(out)
+        assert statuses == [200] * (CLIENTS * REQUESTS_EACH)
+    finally:
+        service.terminate()
+        service.wait(timeout=20)
+
+    engine = make_engine(database_url)
+    try:
+        with Session(engine) as session:
+            count = session.scalar(select(func.count()).select_from(CardFeedback))
+            issued = session.scalar(select(func.count()).select_from(IssuedCard))
+    finally:
+        engine.dispose()
+    assert count == CLIENTS * REQUESTS_EACH * len(cards)
+    assert issued == 4  # two calls, two cards each
