@@ -4,10 +4,14 @@ in a browser in test_sandbox_browser.py."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
-from cds_service import create_app
+from cds_service.config import Settings
 from cds_service.web import sandbox_fixtures
 from cds_service.web.security import CONTENT_SECURITY_POLICY
 
@@ -15,16 +19,31 @@ from fixture_files import NAMES, fixture_request
 
 
 @pytest.mark.parametrize("path", ["/sandbox", "/sandbox/request", "/sandbox/static/sandbox.js"])
-def test_sandbox_is_404_unless_enabled(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("CDS_DEV_MODE", raising=False)
-    monkeypatch.delenv("CDS_SANDBOX", raising=False)
-    assert create_app().test_client().get(path).status_code == 404
+def test_sandbox_is_404_unless_enabled(
+    path: str, make_app: Callable[..., Flask], trusted_file: Path
+) -> None:
+    app = make_app(trusted_clients=str(trusted_file))
+    assert app.test_client().get(path).status_code == 404
 
 
-def test_sandbox_setting_turns_it_on_outside_dev_mode(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("CDS_DEV_MODE", raising=False)
+def test_sandbox_setting_turns_it_on_outside_dev_mode(
+    make_app: Callable[..., Flask], trusted_file: Path
+) -> None:
+    client = make_app(trusted_clients=str(trusted_file), sandbox=True).test_client()
+    assert client.get("/sandbox").status_code == 200  # a clinician's browser has no token
+    assert client.post("/sandbox/render", json={"cards": []}).status_code == 200
+    # The hook calls the page makes are still guarded: they need the Bearer JWT field.
+    body = fixture_request("01-crps-left-apixaban")
+    assert client.post("/cds-services/lsb-order-select", json=body).status_code == 401
+
+
+def test_sandbox_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CDS_SANDBOX", "1")
-    assert create_app().test_client().get("/sandbox").status_code == 200
+    monkeypatch.setenv("CDS_SANDBOX_FIXTURES", "/nowhere")
+    settings = Settings.from_env()
+    assert settings.sandbox and settings.sandbox_enabled
+    assert settings.sandbox_fixtures == "/nowhere"
+    assert Settings(dev_mode=True).sandbox_enabled and not Settings().sandbox_enabled
 
 
 def test_sandbox_page_has_a_strict_csp_and_no_inline_script(client: FlaskClient) -> None:

@@ -99,8 +99,23 @@ def feedback_landed(page: Page, card: Any) -> bool:
     status = card.locator(".feedback-status")
     if status.get_attribute("data-status") == "404":
         return False
-    expect(status).to_contain_text("HTTP 200")
+    expect(status).to_contain_text("HTTP 200, stored 1")
     return True
+
+
+def stored_feedback(card_uuid: str) -> list[dict[str, Any]]:
+    """What the live server stored for a card, read from its database (CDS_DATABASE_URL)."""
+    from sqlalchemy import create_engine, select
+
+    from cds_service.feedback.models import CardFeedback
+
+    engine = create_engine(os.environ["CDS_DATABASE_URL"])
+    try:
+        with engine.connect() as connection:
+            query = select(CardFeedback.__table__).where(CardFeedback.card_uuid == card_uuid)
+            return [dict(row) for row in connection.execute(query).mappings()]
+    finally:
+        engine.dispose()
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -180,6 +195,9 @@ def test_accepting_a_suggestion_shows_the_order_and_sends_feedback(page: Page) -
     assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$", sent["outcomeTimestamp"])
     if not feedback_landed(page, card):
         pytest.skip("POST /cds-services/{id}/feedback is not on this branch yet (HTTP 404)")
+    [row] = stored_feedback(sent["card"])
+    assert row["outcome"] == "accepted"
+    assert row["accepted_suggestions"] == [sent["acceptedSuggestions"][0]["id"]]
 
 
 def test_dismissing_offers_the_override_reasons_and_sends_feedback(page: Page) -> None:
@@ -209,6 +227,10 @@ def test_dismissing_offers_the_override_reasons_and_sends_feedback(page: Page) -
     }
     if not feedback_landed(page, card):
         pytest.skip("POST /cds-services/{id}/feedback is not on this branch yet (HTTP 404)")
+    [row] = stored_feedback(sent["card"])
+    assert row["outcome"] == "overridden"
+    assert row["override_reason_code"] == "hold-planned"
+    assert row["user_comment"] == "Anticoagulation clinic has the plan"
 
 
 def test_selecting_the_block_itself_warns_critically(page: Page) -> None:

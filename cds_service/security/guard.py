@@ -26,7 +26,9 @@ from cds_service.security.trusted_clients import TrustedClients
 
 log = logging.getLogger(__name__)
 
-PUBLIC_BLUEPRINTS = frozenset({"education"})  # patient-information pages and their assets
+# Patient-information pages, and the sandbox page (its own switch, CDS_SANDBOX, decides whether
+# it exists: a clinician's browser has no token). The hook calls it makes still need one.
+PUBLIC_BLUEPRINTS = frozenset({"education", "sandbox"})
 DEV_TENANT = "development"
 
 
