@@ -14,9 +14,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import os
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -26,18 +24,17 @@ from typing import Any
 
 import requests
 
+from cds_service.testing import served
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+
+from latency import percentile  # noqa: E402  (beside this script)
 
 from fhir_server.harness import FhirTestServer  # noqa: E402  (the test harness, by path)
 
 TOKEN = "bench-token"
 Post = Callable[[str, dict[str, Any]], tuple[int, Any]]
-
-
-def percentile(samples: list[float], p: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def fixture(name: str) -> dict[str, Any]:
@@ -49,8 +46,11 @@ def without_prefetch(body: dict[str, Any], fhir_base: str) -> dict[str, Any]:
     body.pop("prefetch", None)
     body["fhirServer"] = fhir_base
     body["fhirAuthorization"] = {
-        "access_token": TOKEN, "token_type": "Bearer", "expires_in": 300,
-        "scope": "patient/*.read", "subject": "lsb-cds-service",
+        "access_token": TOKEN,
+        "token_type": "Bearer",
+        "expires_in": 300,
+        "scope": "patient/*.read",
+        "subject": "lsb-cds-service",
     }
     return body
 
@@ -64,36 +64,13 @@ def cards_of(payload: Any) -> list[tuple[str, str, str]]:
 
 @contextmanager
 def gunicorn(env: dict[str, str]) -> Iterator[Post]:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cds_service.cli", "serve", "--port", str(port), "--workers", "1"],
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    session = requests.Session()
-    try:
-        for _ in range(300):
-            try:
-                session.get(f"{url}/cds-services", timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
+    with served(env) as url, requests.Session() as session:
 
         def post(service: str, body: dict[str, Any]) -> tuple[int, Any]:
             response = session.post(f"{url}/cds-services/{service}", json=body, timeout=30)
             return response.status_code, response.json()
 
         yield post
-    finally:
-        session.close()
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 @contextmanager
@@ -148,7 +125,8 @@ def main() -> None:
             )
         expected = prefetch_answers[0]
         degraded = sum(
-            1 for status, payload in fetch_answers
+            1
+            for status, payload in fetch_answers
             if status != expected[0] or cards_of(payload) != cards_of(expected[1])
         )
         for label, samples in (("prefetch", prefetch_ms), ("fetch (no prefetch)", fetch_ms)):

@@ -10,11 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import requests
+
+from cds_service.testing import served
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = {
@@ -33,31 +31,6 @@ FIXTURES = {
 def percentile(samples: list[float], p: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-
-@contextmanager
-def real_server() -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cds_service.cli", "serve", "--port", str(port), "--workers", "1"],
-        env={**os.environ, "CDS_DEV_MODE": "1"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                requests.get(f"{url}/cds-services", timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def measure(post: Callable[[str, bytes], int], body: dict[str, Any], calls: int) -> list[float]:
@@ -93,7 +66,7 @@ def main() -> None:
                 )
             )
         else:
-            with real_server() as url, requests.Session() as session:
+            with served({"CDS_DEV_MODE": "1"}) as url, requests.Session() as session:
                 yield (
                     lambda svc, raw: (
                         session.post(

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import free_port
 from cryptography.hazmat.primitives import serialization
 from jwt_helpers import TestIssuer, write_trusted_clients
 from sqlalchemy import func, select
@@ -20,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from cds_service.db import make_engine
 from cds_service.feedback.models import CardFeedback, IssuedCard
+from cds_service.testing import free_port, served
 
 from fixture_files import fixture_request
 
@@ -31,27 +31,6 @@ REQUESTS_EACH = 15
 WORKERS = 3
 
 
-def start_service(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as log_file:  # a file, not a pipe nobody reads: it cannot fill up
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "cds_service.cli", "serve", "--port", str(port),
-             "--workers", str(WORKERS), "--threads", "2"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=log_file,
-        )
-    deadline = time.monotonic() + 30
-    while True:  # the education page is public: a readiness probe that needs no token
-        try:
-            requests.get(f"http://127.0.0.1:{port}/education/lumbar-sympathetic-block", timeout=1)
-            return proc
-        except requests.ConnectionError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError(log.read_text()[-3000:]) from None
-            time.sleep(0.1)
-
-
 def test_concurrent_feedback_from_several_processes_loses_nothing(
     tmp_path: Path, database_url: str, issuer: TestIssuer
 ) -> None:
@@ -59,11 +38,8 @@ def test_concurrent_feedback_from_several_processes_loses_nothing(
     url = f"http://127.0.0.1:{port}"
     trusted = write_trusted_clients(tmp_path / "trusted.yaml", issuer.entry())
     env = {k: v for k, v in os.environ.items() if not k.startswith("CDS_")}
-    env.update(
-        CDS_TRUSTED_CLIENTS=str(trusted), CDS_PUBLIC_URL=url, CDS_DATABASE_URL=database_url
-    )
-    service = start_service(port, env, tmp_path / "service.log")
-    try:
+    env.update(CDS_TRUSTED_CLIENTS=str(trusted), CDS_PUBLIC_URL=url, CDS_DATABASE_URL=database_url)
+    with served(env, port=port, workers=WORKERS, threads=2, inherit_env=False):
         cards = []
         for _ in range(2):
             path = "/cds-services/lsb-order-select"
@@ -77,21 +53,25 @@ def test_concurrent_feedback_from_several_processes_loses_nothing(
             card = next(c for c in response.json()["cards"] if c.get("suggestions"))
             cards.append({"uuid": card["uuid"], "suggestion": card["suggestions"][0]["uuid"]})
         config = tmp_path / "clients.json"
-        config.write_text(json.dumps({
-            "url": url,
-            "service": "lsb-order-select",
-            "issuer": issuer.issuer,
-            "kid": issuer.kid,
-            "alg": issuer.alg,
-            "key_pem": issuer.key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            ).decode(),
-            "cards": cards,
-            "requests": REQUESTS_EACH,
-            "start_at": time.time() + 1.5,  # all clients start together
-        }))
+        config.write_text(
+            json.dumps(
+                {
+                    "url": url,
+                    "service": "lsb-order-select",
+                    "issuer": issuer.issuer,
+                    "kid": issuer.kid,
+                    "alg": issuer.alg,
+                    "key_pem": issuer.key.private_bytes(
+                        serialization.Encoding.PEM,
+                        serialization.PrivateFormat.PKCS8,
+                        serialization.NoEncryption(),
+                    ).decode(),
+                    "cards": cards,
+                    "requests": REQUESTS_EACH,
+                    "start_at": time.time() + 1.5,  # all clients start together
+                }
+            )
+        )
         clients = [
             subprocess.Popen(
                 [sys.executable, str(HERE / "concurrency_client.py"), str(config), str(n)],
@@ -106,9 +86,6 @@ def test_concurrent_feedback_from_several_processes_loses_nothing(
             assert client.returncode == 0, err.decode()[-2000:]
             statuses += json.loads(out)
         assert statuses == [200] * (CLIENTS * REQUESTS_EACH)
-    finally:
-        service.terminate()
-        service.wait(timeout=20)
 
     engine = make_engine(database_url)
     try:

@@ -11,15 +11,17 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
+from cds_service.testing import served
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-from browser_support import launch_chromium, serve  # noqa: E402  (the tests' own helpers)
+from browser_support import launch_chromium  # noqa: E402  (the tests' own launcher)
 
 
 def main(out: str = "docs/sandbox.png", fixture: str = "01-crps-left-apixaban") -> int:
     target = ROOT / out
     target.parent.mkdir(parents=True, exist_ok=True)
-    with serve() as url, sync_playwright() as playwright:
+    with served({"CDS_DEV_MODE": "1"}) as url, sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         page = browser.new_page(viewport={"width": 1440, "height": 900}, device_scale_factor=1)
         page.goto(f"{url}/sandbox?patient={fixture}")

@@ -11,6 +11,11 @@ from typing import Any
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
+# The models are imported on first use; import the ones the service validates now, so the
+# first hook call of a worker does not pay for it.
+for _kind in ("Condition", "MedicationStatement", "MedicationRequest", "Medication"):
+    get_fhir_model_class(_kind)
+
 
 def validation_error(resource: dict[str, Any]) -> str | None:
     """None if the resource is valid R4, else a short description of what is wrong."""

@@ -1,0 +1,64 @@
+"""Runs the real service (gunicorn, as `make run` does) on a loopback port, for the test suite
+and the benchmarks."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+import requests
+
+# The education page is public: a readiness probe that needs no token.
+READY_PATH = "/education/lumbar-sympathetic-block"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def served(
+    env: Mapping[str, str],
+    *,
+    port: int | None = None,
+    workers: int = 1,
+    threads: int = 4,
+    inherit_env: bool = True,
+    timeout: float = 30,
+) -> Iterator[str]:
+    """Yields the base URL of the service started with `env` (added to this process's
+    environment unless `inherit_env` is false). Stops it on exit."""
+    port = port or free_port()
+    args = ["serve", "--port", str(port), "--workers", str(workers), "--threads", str(threads)]
+    with tempfile.TemporaryFile() as log:  # a file, not a pipe nobody reads: it cannot fill up
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cds_service.cli", *args],
+            env={**(os.environ if inherit_env else {}), **env},
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    requests.get(url + READY_PATH, timeout=1)
+                    break
+                except requests.ConnectionError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        log.seek(0)
+                        tail = log.read().decode(errors="replace")[-3000:]
+                        raise RuntimeError(f"the service did not start:\n{tail}") from None
+                    time.sleep(0.1)
+            yield url
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
