@@ -7,6 +7,7 @@ Starts the service on a loopback port and drives Debian's headless Chromium.
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
@@ -21,7 +22,11 @@ from browser_support import launch_chromium  # noqa: E402  (the tests' own launc
 def main(out: str = "docs/sandbox.png", fixture: str = "01-crps-left-apixaban") -> int:
     target = ROOT / out
     target.parent.mkdir(parents=True, exist_ok=True)
-    with served({"CDS_DEV_MODE": "1"}) as url, sync_playwright() as playwright:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        served({"CDS_DEV_MODE": "1", "CDS_DATABASE_URL": f"sqlite:///{tmp}/cds.sqlite3"}) as url,
+        sync_playwright() as playwright,
+    ):
         browser = launch_chromium(playwright)
         page = browser.new_page(viewport={"width": 1440, "height": 900}, device_scale_factor=1)
         page.goto(f"{url}/sandbox?patient={fixture}")
