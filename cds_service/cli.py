@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -22,6 +23,10 @@ def serve(args: argparse.Namespace) -> int:
     from cds_service import create_app
     from cds_service.config import ConfigError
 
+    # The service's own lines beside gunicorn's, on stderr. None names a patient or holds a token.
+    logging.basicConfig(
+        level=logging.INFO, format="[%(asctime)s] [%(levelname)s] %(name)s: %(message)s"
+    )
     # Built once, before gunicorn starts: a wrong configuration stops here with a message,
     # migrations run once, and workers inherit the loaded knowledge.
     try:
@@ -100,8 +105,11 @@ def feedback_report(args: argparse.Namespace) -> int:
     engine = _engine(args)
     try:
         if current_revision(engine) != head_revision():
-            print("cds-service: the database has no feedback schema yet: run "
-                  "`cds-service db upgrade`", file=sys.stderr)
+            print(
+                "cds-service: the database has no feedback schema yet: run "
+                "`cds-service db upgrade`",
+                file=sys.stderr,
+            )
             return 1
         reports = build_report(engine, tenant=args.tenant, since=args.since)
     finally:

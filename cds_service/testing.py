@@ -11,6 +11,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 
 import requests
 
@@ -33,12 +34,15 @@ def served(
     threads: int = 4,
     inherit_env: bool = True,
     timeout: float = 30,
+    log_path: Path | None = None,
 ) -> Iterator[str]:
     """Yields the base URL of the service started with `env` (added to this process's
-    environment unless `inherit_env` is false). Stops it on exit."""
+    environment unless `inherit_env` is false), its stderr going to `log_path` if given.
+    Stops it on exit."""
     port = port or free_port()
     args = ["serve", "--port", str(port), "--workers", str(workers), "--threads", str(threads)]
-    with tempfile.TemporaryFile() as log:  # a file, not a pipe nobody reads: it cannot fill up
+    # A file, not a pipe nobody reads: it cannot fill up.
+    with open(log_path, "w+b") if log_path else tempfile.TemporaryFile() as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "cds_service.cli", *args],
             env={**(os.environ if inherit_env else {}), **env},

@@ -6,6 +6,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from app_fixtures import (  # noqa: F401  (fixtures for signed calls and database backends)
@@ -51,7 +52,12 @@ def client(app: Flask) -> FlaskClient:
 
 
 @pytest.fixture(scope="session")
-def live_server() -> Iterator[str]:
+def live_server_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("live") / "service.log"
+
+
+@pytest.fixture(scope="session")
+def live_server(live_server_log: Path) -> Iterator[str]:
     """The real service under gunicorn on a loopback port, as `make run` starts it."""
-    with served({"CDS_DEV_MODE": "1"}) as url:
+    with served({"CDS_DEV_MODE": "1"}, log_path=live_server_log) as url:
         yield url

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -57,3 +59,21 @@ def test_replay_prints_the_cards_readably(live_server: str) -> None:
     assert "[CRITICAL] Lumbar sympathetic block ordered while on aspirin" in out
     assert "kind: lsb-bleeding-risk" in out
     assert "25-conditions-key-omitted.json -> lsb-order-select: HTTP 412" in out
+
+
+def test_log_lines_name_the_call_but_no_patient(live_server: str, live_server_log: Path) -> None:
+    body = fixture_request("08-cancer-pain-warfarin")
+    service = "lsb-order-select" if body["hook"] == "order-select" else "lsb-order-sign"
+    response = requests.post(f"{live_server}/cds-services/{service}", json=body, timeout=10)
+    assert response.status_code == 200
+    deadline = time.monotonic() + 5
+    while body["hookInstance"] not in live_server_log.read_text():
+        assert time.monotonic() < deadline, "the call was not logged"
+        time.sleep(0.05)
+    log = live_server_log.read_text()
+    assert f"service={service} hook_instance={body['hookInstance']}" in log
+    assert "DEVELOPMENT MODE" in log  # loud, as it must be
+    patient = body["context"]["patientId"]
+    assert patient not in log
+    for resource in (e["resource"] for e in body["prefetch"]["conditions"]["entry"]):
+        assert resource["id"] not in log
