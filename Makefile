@@ -30,6 +30,9 @@ browser: $(CHROMIUM)
 run: install
 	CDS_DEV_MODE=1 $(BIN)/cds-service serve --host $(HOST) --port $(PORT)
 
+lint: install
+	$(BIN)/ruff check .
+
 # The suite runs every database test on SQLite and on PostgreSQL (a throwaway cluster that
 # tests/pg_cluster.py starts on a Unix socket and removes). CDS_TEST_DATABASE=sqlite (or
 # =postgres) runs one backend only.
