@@ -59,11 +59,16 @@ class CodeSystems:
         return uri, value
 
 
+def as_list(value: Any) -> list[Any]:
+    """A FHIR array from a record, or [] when the record has something else there."""
+    return value if isinstance(value, list) else []
+
+
 def codings(concept: Any) -> Iterator[dict[str, Any]]:
     """The well-formed codings of a CodeableConcept-shaped value; anything else yields nothing."""
     if not isinstance(concept, dict):
         return
-    for coding in concept.get("coding") or ():
+    for coding in as_list(concept.get("coding")):
         if (
             isinstance(coding, dict)
             and isinstance(coding.get("system"), str)
@@ -76,7 +81,7 @@ def _texts(concept: Any) -> list[str]:
     if not isinstance(concept, dict):
         return []
     parts = [concept.get("text")]
-    parts += [c.get("display") for c in concept.get("coding") or () if isinstance(c, dict)]
+    parts += [c.get("display") for c in as_list(concept.get("coding")) if isinstance(c, dict)]
     unique: dict[str, str] = {}
     for part in parts:
         if isinstance(part, str) and part.strip():

@@ -2,12 +2,13 @@
 
 Each example replaces one part of a fixture request (a field, a context value, a prefetch
 resource or one of its nested values) with arbitrary JSON. The service must answer with cards
-or an OperationOutcome, with a 2xx or 4xx status.
+or an OperationOutcome, with a 2xx or 4xx status. `HYPOTHESIS_PROFILE=long` tries 5,000.
 """
 
 from __future__ import annotations
 
 import copy
+import os
 from typing import Any
 
 from flask import Flask
@@ -23,6 +24,10 @@ JSON = st.recursive(
     ),
     max_leaves=12,
 )
+settings.register_profile("default", max_examples=300)
+settings.register_profile("long", max_examples=5000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
 SMALL = [n for n in NAMES if not n.startswith("27-")]
 
 
@@ -45,7 +50,6 @@ def replace(doc: Any, path: tuple[Any, ...], value: Any) -> None:
 
 
 @settings(
-    max_examples=300,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -65,3 +69,37 @@ def test_damaged_requests_never_get_a_500(
         assert isinstance(payload["cards"], list)
     else:
         assert payload["resourceType"] == "OperationOutcome"
+
+
+@settings(
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data(), value=JSON)
+def test_damaged_feedback_never_gets_a_500(
+    app: Flask, data: st.DataObject, value: Any
+) -> None:
+    client = app.test_client()
+    select = "/cds-services/lsb-order-select"
+    cards = client.post(select, json=fixture_request("01-crps-left-apixaban")).get_json()["cards"]
+    card = next(c for c in cards if c.get("suggestions"))
+    body = {
+        "feedback": [
+            {
+                "card": card["uuid"],
+                "outcome": "accepted",
+                "acceptedSuggestions": [{"id": card["suggestions"][0]["uuid"]}],
+                "outcomeTimestamp": "2026-11-25T09:00:00Z",
+            },
+            {
+                "card": card["uuid"],
+                "outcome": "overridden",
+                "overrideReason": {"reason": card["overrideReasons"][0], "userComment": "x"},
+                "outcomeTimestamp": "2026-11-25T09:01:00Z",
+            },
+        ]
+    }
+    path = data.draw(st.sampled_from(paths(body)))
+    replace(body, path, value)
+    response = client.post(f"{select}/feedback", json=body)
+    assert response.status_code < 500, (path, response.get_json())

@@ -233,3 +233,12 @@ def test_an_invalid_condition_with_an_indication_code_is_reported(client: FlaskC
     found = cards(client, body)
     assert set(found) == {"data-quality"}
     assert "onsetDateTime" in found["data-quality"]["detail"]
+
+
+@pytest.mark.parametrize("status", [["active"], {"code": "active"}, 3, None])
+def test_a_malformed_status_warns_and_flags_the_record(client: FlaskClient, status: Any) -> None:
+    body = patient()
+    add(body, "medicationStatements", statement(coded(RXNORM, "1364445"), status=status))
+    found = cards(client, body)
+    assert "apixaban" in found["antithrombotic-warning"]["summary"].lower()
+    assert "MedicationStatement/t-ms" in found["data-quality"]["detail"]

@@ -40,6 +40,7 @@ from cds_service.data.fhir_servers import (
 from cds_service.data.prefetch import next_link, render_template
 from cds_service.data.record import Gap, PatientRecord, Resource
 from cds_service.hook_call import HookCall
+from cds_service.terminology import as_list
 
 log = logging.getLogger(__name__)
 
@@ -270,7 +271,7 @@ def refuse_all(record: PatientRecord) -> None:
 
 def only_patient(bundle: Resource, patient_id: str) -> bool:
     """False if a match names another patient as its subject (the filter was ignored)."""
-    for entry in bundle.get("entry") or ():
+    for entry in as_list(bundle.get("entry")):
         resource = entry.get("resource") if isinstance(entry, dict) else None
         if not isinstance(resource, dict) or (entry.get("search") or {}).get("mode") == "include":
             continue

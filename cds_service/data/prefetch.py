@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cds_service.data.record import Gap, PatientRecord
+from cds_service.terminology import as_list
 
 TOKEN = re.compile(r"\{\{\s*([A-Za-z.]+)\s*\}\}")
 
@@ -37,7 +38,7 @@ def render_template(template: str, context: Mapping[str, Any]) -> str | None:
 
 
 def next_link(bundle: Mapping[str, Any]) -> str | None:
-    for link in bundle.get("link") or ():
+    for link in as_list(bundle.get("link")):
         if isinstance(link, dict) and link.get("relation") == "next" and link.get("url"):
             return str(link["url"])
     return None

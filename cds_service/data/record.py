@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from cds_service.terminology import as_list
+
 Resource = dict[str, Any]
 
 
@@ -30,7 +32,7 @@ class PatientRecord:
     def add_bundle_entries(self, key: str, bundle: Resource) -> None:
         """Adds a searchset page: matches under `key`, any Medication to the lookup table."""
         matches = self.resources.setdefault(key, [])
-        for entry in bundle.get("entry") or ():
+        for entry in as_list(bundle.get("entry")):
             resource = entry.get("resource") if isinstance(entry, dict) else None
             if not isinstance(resource, dict):
                 continue
@@ -44,7 +46,7 @@ class PatientRecord:
     def medication(self, reference: str, container: Resource) -> Resource | None:
         """Resolves a medicationReference: contained (`#id`) or a Medication read beside it."""
         if reference.startswith("#"):
-            for contained in container.get("contained") or ():
+            for contained in as_list(container.get("contained")):
                 if isinstance(contained, dict) and contained.get("id") == reference[1:]:
                     return contained
             return None

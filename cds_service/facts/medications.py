@@ -65,6 +65,8 @@ def match_drugs(concept: MedicationConcept, kn: Knowledge) -> list[tuple[Drug, s
 def _counts(resource: Resource, kn: Knowledge) -> bool | None:
     """True if the record's status makes it count, False if ignored, None if unknown."""
     status = resource.get("status")
+    if not isinstance(status, str):
+        return None  # missing or malformed: unknown (and the record fails validation)
     rules = kn.rules
     if resource.get("resourceType") == "MedicationStatement":
         counts, ignored = rules.statement_counts, rules.statement_ignored
