@@ -15,10 +15,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from cds_service.facts.conditions import is_current
+from cds_service.facts.orders import is_lsb
+from cds_service.knowledge import load_knowledge
+
 # The repository's fixtures, found beside the package in a source checkout (`pip install -e`).
 DEFAULT_FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "requests"
-CPT = "http://www.ama-assn.org/go/cpt"
-LSB_CPT = "64520"
 LSB_REF = "ServiceRequest/sandbox-lsb"  # the block the sandbox adds to the order pad
 HOOKS = ("order-select", "order-sign")
 CHART_LIMIT = 8  # rows per list: the heavy fixture has thousands
@@ -135,7 +137,7 @@ def _conditions(prefetch: dict[str, Any]) -> ChartList:
             status = verification
         elif resource.get("abatementDateTime") or resource.get("abatementPeriod"):
             status = f"{status}, abated" if status else "abated"
-        rows.append(ChartRow(text, code, status, status in ("active", "recurrence", "relapse")))
+        rows.append(ChartRow(text, code, status, is_current(resource, load_knowledge())))
     return _summarise(rows, problem)
 
 
@@ -151,6 +153,11 @@ def _medication_name(resource: dict[str, Any], included: dict[str, dict[str, Any
 
 
 def _medications(prefetch: dict[str, Any]) -> ChartList:
+    rules = load_knowledge().rules  # the service's own status rules (record_rules.yaml)
+    counting = {
+        "MedicationStatement": rules.statement_counts,
+        "MedicationRequest": rules.request_counts,
+    }
     rows: list[ChartRow] = []
     problems = []
     for key, kind in (("medicationStatements", "statement"), ("medicationRequests", "order")):
@@ -165,7 +172,7 @@ def _medications(prefetch: dict[str, Any]) -> ChartList:
         for resource in found:
             status = str(resource.get("status") or "")
             name = _medication_name(resource, included)
-            rows.append(ChartRow(name, kind, status, status in ("active", "intended", "on-hold")))
+            rows.append(ChartRow(name, kind, status, status in counting[resource["resourceType"]]))
     return _summarise(rows, "; ".join(problems))
 
 
@@ -177,8 +184,7 @@ def _order_text(resource: dict[str, Any]) -> str:
 
 
 def _is_block(resource: dict[str, Any]) -> bool:
-    codings = (resource.get("code") or {}).get("coding") or ()
-    return any(c.get("system") == CPT and c.get("code") == LSB_CPT for c in codings)
+    return is_lsb(resource, load_knowledge())  # the service's own rule, not a copy of it
 
 
 def _draft_resources(request: dict[str, Any]) -> list[dict[str, Any]]:
@@ -195,7 +201,12 @@ def orders(request: dict[str, Any]) -> list[Order]:
         ref = f"{resource.get('resourceType')}/{resource.get('id')}"
         found.append(Order(ref, _order_text(resource), ref in selections, _is_block(resource)))
     if not any(o.is_block for o in found):
-        found.append(Order(LSB_REF, "Lumbar sympathetic block (CPT 64520)", is_block=True))
+        kn = load_knowledge()
+        names = {uri: name.upper() for name, uri in kn.systems.uri_by_name.items()}
+        codes = ", ".join(
+            f"{names.get(c.system, c.system)} {c.code}" for c in kn.procedure_order_codes
+        )
+        found.append(Order(LSB_REF, f"{kn.procedure_label} ({codes})", is_block=True))
     return found
 
 
@@ -221,21 +232,15 @@ def default_order(request: dict[str, Any]) -> str:
 
 def block_order(context: dict[str, Any]) -> dict[str, Any]:
     """A draft lumbar sympathetic block, as the ordering clinician would put it on the pad."""
+    kn = load_knowledge()  # the codes the service itself orders the block with
     resource: dict[str, Any] = {
         "resourceType": "ServiceRequest",
         "id": LSB_REF.split("/")[1],
         "status": "draft",
         "intent": "order",
         "code": {
-            "coding": [
-                {
-                    "system": CPT,
-                    "code": LSB_CPT,
-                    "display": "Injection, anesthetic agent; lumbar or thoracic "
-                    "(paravertebral sympathetic)",
-                }
-            ],
-            "text": "Lumbar sympathetic block",
+            "coding": [c.as_coding() for c in kn.procedure_order_codes],
+            "text": kn.procedure_label,
         },
         "subject": {"reference": f"Patient/{context.get('patientId', '')}"},
     }
