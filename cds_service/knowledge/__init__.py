@@ -105,6 +105,11 @@ class Knowledge:
         drugs = {self.drug_names[n].id: self.drug_names[n] for n in found}
         return list(drugs.values())
 
+    def holds_for(self, drug: Drug) -> tuple[Hold, ...]:
+        """Every hold rule that applies to `drug`, the one to follow first: today the
+        guideline's; a clinic's approved protocol goes before it where one is configured."""
+        return (drug.hold,) if drug.hold else ()
+
     def atc_class(self, atc_code: str) -> str | None:
         """The antithrombotic class an ATC code falls in (B01A...), or None."""
         for prefix, label in self.drug_classes_by_atc_prefix.items():
