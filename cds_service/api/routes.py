@@ -17,6 +17,7 @@ from cds_service.api.errors import CdsError
 from cds_service.api.schemas import HookRequestSchema, flatten
 from cds_service.data.loader import DataUnavailable, RecordFetcher, load_record
 from cds_service.knowledge import load_knowledge
+from cds_service.metrics import CARDS
 
 log = logging.getLogger(__name__)
 bp = Blueprint("cds_hooks", __name__)
@@ -85,6 +86,8 @@ def call_service(service_id: str) -> dict[str, Any]:
     decisions = service.decide(call, record, knowledge)
     base = links_base_url()
     cards = [render_card(d, base, knowledge.version) for d in decisions]
+    for card in cards:
+        CARDS.labels(card["source"]["topic"]["code"]).inc()
     cards_issued.send(current_app._get_current_object(), service=service, call=call, cards=cards)
     log.info(
         "service=%s hook_instance=%s cards=%s",

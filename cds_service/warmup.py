@@ -1,0 +1,92 @@
+"""Runs the hook-call pipeline once per service before the server takes traffic.
+
+Schemas, FHIR models (`fhir.resources` builds its validators on first use), card templates and
+the knowledge's matching caches are loaded lazily; done here, in the arbiter before the fork,
+the first call to each worker costs what any other call costs. The synthetic patient is built
+from the knowledge release itself (an indication, a drug, the block's order code), so no code
+is written here, and nothing is stored or counted: no HTTP request, no issued-card record.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+
+from cards import render_card
+from cds_service import services
+from cds_service.api.schemas import HookRequestSchema
+from cds_service.data.loader import load_record
+from cds_service.knowledge import Knowledge, load_knowledge
+
+log = logging.getLogger(__name__)
+PATIENT = "warm-up"
+
+
+def _coding(system: str, code: str) -> dict[str, Any]:
+    return {"coding": [{"system": system, "code": code}]}
+
+
+def _bundle(resource: dict[str, Any]) -> dict[str, Any]:
+    return {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": resource}]}
+
+
+def synthetic_call(kn: Knowledge, hook: str) -> dict[str, Any]:
+    indication = next(k for k, v in kn.indication_by_code.items() if v.lsb == "indicated")
+    drug = next(iter(kn.drug_by_code))
+    order = kn.procedure_order_codes[0]
+    subject = {"reference": f"Patient/{PATIENT}"}
+    condition = {
+        "resourceType": "Condition",
+        "id": "warm-up-condition",
+        "clinicalStatus": _coding(
+            "http://terminology.hl7.org/CodeSystem/condition-clinical", "active"
+        ),
+        "code": _coding(*indication),
+        "subject": subject,
+    }
+    statement = {
+        "resourceType": "MedicationStatement",
+        "id": "warm-up-statement",
+        "status": "active",
+        "medicationCodeableConcept": _coding(*drug),
+        "subject": subject,
+    }
+    draft = {
+        "resourceType": "ServiceRequest",
+        "id": "warm-up-order",
+        "status": "draft",
+        "intent": "order",
+        "code": _coding(order.system, order.code),
+        "subject": subject,
+    }
+    context: dict[str, Any] = {
+        "userId": "Practitioner/warm-up",
+        "patientId": PATIENT,
+        "draftOrders": {"resourceType": "Bundle", "type": "collection",
+                        "entry": [{"resource": draft}]},
+    }
+    if hook == "order-select":
+        context["selections"] = ["ServiceRequest/warm-up-order"]
+    return {
+        "hook": hook,
+        "hookInstance": "00000000-0000-4000-8000-000000000000",
+        "context": context,
+        "prefetch": {
+            "conditions": _bundle(condition),
+            "medicationStatements": _bundle(statement),
+            "medicationRequests": None,
+        },
+    }
+
+
+def warm_up(app: Flask) -> None:
+    kn = load_knowledge()
+    with app.test_request_context("/"):
+        for service in services.ALL:
+            call = HookRequestSchema().load(synthetic_call(kn, service.hook))
+            record = load_record(service.prefetch, service.required, call, None)
+            for decision in service.decide(call, record, kn):
+                render_card(decision, "http://localhost/", kn.version)
+    log.info("warmed up: %d services", len(services.ALL))
