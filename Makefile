@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint bench bench-fetch install browser screenshot clean postgres
+.PHONY: run test lint bench bench-fetch bench-soak install browser screenshot clean postgres
 
 $(BIN)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,8 +54,23 @@ postgres:
 screenshot: install browser
 	$(BIN)/python tools/sandbox_screenshot.py docs/sandbox.png
 
-bench: install
-	$(BIN)/python bench/latency.py
+# wrk, the load generator of the benchmarks, from Debian when missing.
+/usr/bin/wrk:
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk
+
+# The service against a bare Flask app under the same server (bench/floor_app.py), with wrk;
+# then the first call to a worker, slow and idle peers, and a FHIR server that never answers.
+bench: install /usr/bin/wrk
+	$(BIN)/python bench/throughput.py
+	$(BIN)/python bench/first_call.py
+	$(BIN)/python bench/slow_peers.py
+	$(BIN)/python bench/fhir_hang.py
+
+# Memory per worker over a 10-minute soak at 64 connections (MINUTES=1 for a short one).
+MINUTES ?= 10
+bench-soak: install /usr/bin/wrk
+	$(BIN)/python bench/soak.py --minutes $(MINUTES)
 
 # The fetch path (no prefetch, the FHIR test server on loopback) against the prefetch path.
 bench-fetch: install
