@@ -84,8 +84,10 @@ class FeedbackStore:
             if c.get("uuid")
         ]
         if rows:
-            with Session(self.engine) as session, session.begin():
-                session.execute(self._insert(IssuedCard).on_conflict_do_nothing(), rows)
+            # Core, not the ORM: this runs on every hook call, and one INSERT is all it needs.
+            insert = self._insert(IssuedCard.__table__).on_conflict_do_nothing()
+            with self.engine.begin() as connection:
+                connection.execute(insert, rows)
         return len(rows)
 
     def submit(
