@@ -48,10 +48,13 @@ def serve(args: argparse.Namespace) -> int:
     # workers' pages stay shared with the arbiter's.
     gc.collect()
     gc.freeze()
+    # Issued-card records are written in batches off the request path (feedback/issued.py).
+    issued = app.extensions["cds_feedback"].issued
+    issued.background = True
     wsgi: Any = app
     if options.metrics_enabled:
         wsgi = by_listener(app, metrics_app(), options.metrics_port)
-    server.run(wsgi, options)
+    server.run(wsgi, options, on_worker_exit=issued.flush)
     return 0
 
 

@@ -70,8 +70,11 @@ def prepare_metrics_dir() -> str:
     return folder
 
 
-def run(app: WsgiApp, options: ServerOptions) -> None:
-    """Serves `app` (already built: preloaded) until stopped. Call `cooperative()` first."""
+def run(
+    app: WsgiApp, options: ServerOptions, on_worker_exit: Callable[[], None] | None = None
+) -> None:
+    """Serves `app` (already built: preloaded) until stopped. Call `cooperative()` first.
+    `on_worker_exit` runs in each worker as it stops (e.g. to write what it holds)."""
     from gunicorn.app.base import BaseApplication
     from gunicorn.workers.base_async import AsyncWorker
     from gunicorn.workers.ggevent import GeventWorker
@@ -101,6 +104,8 @@ def run(app: WsgiApp, options: ServerOptions) -> None:
             self.cfg.set("preload_app", True)
             self.cfg.set("control_socket_disable", True)  # unused; one shared path per user
             self.cfg.set("child_exit", _forget_worker_metrics)
+            if on_worker_exit is not None:
+                self.cfg.set("worker_exit", lambda _server, _worker: on_worker_exit())
             if options.access_log:
                 self.cfg.set("accesslog", "-")
                 # Paths only: no query strings, no bodies, no tokens.

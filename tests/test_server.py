@@ -13,7 +13,11 @@ import pytest
 import requests
 from jwt_helpers import TestIssuer, write_trusted_clients
 from server_support import connect, fetching_call, read_until_closed, silent_fhir_server
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from cds_service.db import make_engine
+from cds_service.feedback.models import IssuedCard
 from cds_service.testing import free_port, served
 
 from fixture_files import fixture_request
@@ -136,3 +140,33 @@ def test_health_probes_need_no_token_and_say_nothing_of_the_configuration(
     assert ready.json() == {"status": "ready", "checks": {"database": "ok", "knowledge": "ok"}}
     assert hook.status_code == 401  # the probes are public; the hook endpoints are not
     assert "sqlite" not in ready.text + health.text
+
+
+def test_feedback_on_a_card_just_issued_is_accepted_and_no_issued_card_is_lost(
+    tmp_path: Path,
+) -> None:
+    """Issued cards are written in batches off the request path; feedback sent the moment a
+    card arrives (to either worker) still finds it, and every record is written by the time
+    the server has stopped."""
+    database = f"sqlite:///{tmp_path}/f.sqlite3"
+    issued: list[str] = []
+    with served({"CDS_DEV_MODE": "1", "CDS_DATABASE_URL": database}, workers=2) as url:
+        for n in range(10):
+            cards = requests.post(url + HOOK, json=fixture_request("01-crps-left-apixaban"),
+                                  timeout=10).json()["cards"]
+            issued += [c["uuid"] for c in cards]
+            card = next(c for c in cards if c.get("suggestions"))
+            feedback = {"feedback": [{
+                "card": card["uuid"], "outcome": "accepted",
+                "acceptedSuggestions": [{"id": card["suggestions"][0]["uuid"]}],
+                "outcomeTimestamp": f"2026-01-01T00:00:{n:02d}Z",
+            }]}
+            response = requests.post(url + HOOK + "/feedback", json=feedback, timeout=10)
+            assert response.status_code == 200, response.text
+    engine = make_engine(database)
+    try:
+        with Session(engine) as session:
+            stored = set(session.scalars(select(IssuedCard.uuid)))
+    finally:
+        engine.dispose()
+    assert stored == set(issued) and len(issued) == 20
