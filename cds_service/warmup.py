@@ -10,6 +10,9 @@ is written here, and nothing is stored or counted: no HTTP request, no issued-ca
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
+from dataclasses import replace
+from itertools import product
 from typing import Any
 
 from flask import Flask
@@ -32,10 +35,13 @@ def _bundle(resource: dict[str, Any]) -> dict[str, Any]:
     return {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": resource}]}
 
 
-def synthetic_call(kn: Knowledge, hook: str) -> dict[str, Any]:
+def synthetic_call(
+    kn: Knowledge, hook: str, keys: Iterable[str], block_ordered: bool
+) -> dict[str, Any]:
+    """The block itself among the draft orders (`block_ordered`), or an opioid: the two ways a
+    call reaches the cards."""
     indication = next(k for k, v in kn.indication_by_code.items() if v.lsb == "indicated")
     drug = next(iter(kn.drug_by_code))
-    order = kn.procedure_order_codes[0]
     subject = {"reference": f"Patient/{PATIENT}"}
     condition = {
         "resourceType": "Condition",
@@ -53,14 +59,25 @@ def synthetic_call(kn: Knowledge, hook: str) -> dict[str, Any]:
         "medicationCodeableConcept": _coding(*drug),
         "subject": subject,
     }
-    draft = {
-        "resourceType": "ServiceRequest",
-        "id": "warm-up-order",
-        "status": "draft",
-        "intent": "order",
-        "code": _coding(order.system, order.code),
-        "subject": subject,
-    }
+    if block_ordered:
+        order = kn.procedure_order_codes[0]
+        draft = {
+            "resourceType": "ServiceRequest",
+            "id": "warm-up-order",
+            "status": "draft",
+            "intent": "order",
+            "code": _coding(order.system, order.code),
+            "subject": subject,
+        }
+    else:
+        draft = {
+            "resourceType": "MedicationRequest",
+            "id": "warm-up-order",
+            "status": "draft",
+            "intent": "order",
+            "medicationCodeableConcept": _coding(*sorted(kn.opioids.codes)[0]),
+            "subject": subject,
+        }
     context: dict[str, Any] = {
         "userId": "Practitioner/warm-up",
         "patientId": PATIENT,
@@ -68,25 +85,32 @@ def synthetic_call(kn: Knowledge, hook: str) -> dict[str, Any]:
                         "entry": [{"resource": draft}]},
     }
     if hook == "order-select":
-        context["selections"] = ["ServiceRequest/warm-up-order"]
+        context["selections"] = [f"{draft['resourceType']}/warm-up-order"]
     return {
         "hook": hook,
         "hookInstance": "00000000-0000-4000-8000-000000000000",
         "context": context,
+        # Every key answered: the two the decision reads, the rest "nothing found".
         "prefetch": {
+            **dict.fromkeys(keys),
             "conditions": _bundle(condition),
             "medicationStatements": _bundle(statement),
-            "medicationRequests": None,
         },
     }
 
 
-def warm_up(app: Flask) -> None:
-    kn = load_knowledge()
+def warm_up(app: Flask) -> int:
+    """Runs each service on the synthetic patient; returns how many cards were rendered."""
+    kn = load_knowledge().with_protocol(app.extensions.get("cds_protocol"))
+    rendered = 0
     with app.test_request_context("/"):
-        for service in services.ALL:
-            call = HookRequestSchema().load(synthetic_call(kn, service.hook))
+        for service, block_ordered in product(services.ALL, (True, False)):
+            body = synthetic_call(kn, service.hook, service.prefetch, block_ordered)
+            call = HookRequestSchema().load(body)
+            call = replace(call, received_at=app.extensions["cds_clock"]())
             record = load_record(service.prefetch, service.required, call, None)
             for decision in service.decide(call, record, kn):
                 render_card(decision, "http://localhost/", kn.version)
-    log.info("warmed up: %d services", len(services.ALL))
+                rendered += 1
+    log.info("warmed up: %d services, %d cards", len(services.ALL), rendered)
+    return rendered
