@@ -27,7 +27,7 @@ def serve(args: argparse.Namespace) -> int:
     from cds_service import create_app
     from cds_service.config import ConfigError
     from cds_service.metrics import by_listener, metrics_app
-    from cds_service.warmup import warm_up
+    from cds_service.warmup import warm_up, warm_worker
 
     # The service's own lines beside gunicorn's, on stderr. None names a patient or holds a token.
     logging.basicConfig(
@@ -54,7 +54,9 @@ def serve(args: argparse.Namespace) -> int:
     wsgi: Any = app
     if options.metrics_enabled:
         wsgi = by_listener(app, metrics_app(), options.metrics_port)
-    server.run(wsgi, options, on_worker_exit=issued.flush)
+    server.run(
+        wsgi, options, on_worker_start=lambda: warm_worker(app), on_worker_exit=issued.flush
+    )
     return 0
 
 

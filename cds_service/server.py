@@ -71,10 +71,14 @@ def prepare_metrics_dir() -> str:
 
 
 def run(
-    app: WsgiApp, options: ServerOptions, on_worker_exit: Callable[[], None] | None = None
+    app: WsgiApp,
+    options: ServerOptions,
+    on_worker_start: Callable[[], None] | None = None,
+    on_worker_exit: Callable[[], None] | None = None,
 ) -> None:
     """Serves `app` (already built: preloaded) until stopped. Call `cooperative()` first.
-    `on_worker_exit` runs in each worker as it stops (e.g. to write what it holds)."""
+    `on_worker_start` runs in each worker after the fork, before it accepts a connection;
+    `on_worker_exit` as it stops (e.g. to write what it holds)."""
     from gunicorn.app.base import BaseApplication
     from gunicorn.workers.base_async import AsyncWorker
     from gunicorn.workers.ggevent import GeventWorker
@@ -104,6 +108,8 @@ def run(
             self.cfg.set("preload_app", True)
             self.cfg.set("control_socket_disable", True)  # unused; one shared path per user
             self.cfg.set("child_exit", _forget_worker_metrics)
+            if on_worker_start is not None:
+                self.cfg.set("post_worker_init", lambda _worker: on_worker_start())
             if on_worker_exit is not None:
                 self.cfg.set("worker_exit", lambda _server, _worker: on_worker_exit())
             if options.access_log:

@@ -16,10 +16,12 @@ from itertools import product
 from typing import Any
 
 from flask import Flask
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from cards import render_card
 from cds_service import services
-from cds_service.api.schemas import HookRequestSchema
+from cds_service.api.schemas import HOOK_REQUEST
 from cds_service.data.loader import load_record
 from cds_service.knowledge import Knowledge, load_knowledge
 
@@ -106,7 +108,7 @@ def warm_up(app: Flask) -> int:
     with app.test_request_context("/"):
         for service, block_ordered in product(services.ALL, (True, False)):
             body = synthetic_call(kn, service.hook, service.prefetch, block_ordered)
-            call = HookRequestSchema().load(body)
+            call = HOOK_REQUEST.load(body)
             call = replace(call, received_at=app.extensions["cds_clock"]())
             record = load_record(service.prefetch, service.required, call, None)
             for decision in service.decide(call, record, kn):
@@ -114,3 +116,14 @@ def warm_up(app: Flask) -> int:
                 rendered += 1
     log.info("warmed up: %d services, %d cards", len(services.ALL), rendered)
     return rendered
+
+
+def warm_worker(app: Flask) -> None:
+    """In each worker after the fork, before it accepts: what a process opens for itself (its
+    database connections) and what it builds lazily on first use."""
+    warm_up(app)
+    try:
+        with app.extensions["cds_db"].connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:  # /readyz reports it; calls still get their cards
+        log.warning("worker start: database not reachable: %s", type(exc).__name__)

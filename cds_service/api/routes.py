@@ -15,7 +15,7 @@ from marshmallow import ValidationError
 from cards import render_card
 from cds_service import services
 from cds_service.api.errors import CdsError
-from cds_service.api.schemas import HookRequestSchema, flatten
+from cds_service.api.schemas import HOOK_REQUEST, flatten
 from cds_service.data.loader import DataUnavailable, RecordFetcher, load_record
 from cds_service.knowledge import load_knowledge
 from cds_service.metrics import CARDS
@@ -65,7 +65,7 @@ def call_service(service_id: str) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise CdsError(400, "The request body must be a JSON object.")
     try:
-        call = HookRequestSchema().load(body)
+        call = HOOK_REQUEST.load(body)
     except ValidationError as exc:
         raise CdsError(400, "The hook request is invalid.", flatten(exc.messages)) from None
     if call.hook != service.hook:
