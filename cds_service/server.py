@@ -18,6 +18,7 @@ what any other call costs.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -67,6 +68,7 @@ def prepare_metrics_dir() -> str:
     else:
         folder = tempfile.mkdtemp(prefix="cds-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)  # ours: gone with us
     return folder
 
 
