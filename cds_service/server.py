@@ -68,8 +68,13 @@ def prepare_metrics_dir() -> str:
     else:
         folder = tempfile.mkdtemp(prefix="cds-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
-        atexit.register(shutil.rmtree, folder, ignore_errors=True)  # ours: gone with us
+        atexit.register(_remove_if_master, folder, os.getpid())  # ours: gone with us
     return folder
+
+
+def _remove_if_master(folder: str, master: int) -> None:
+    if os.getpid() == master:  # workers inherit atexit handlers: only the arbiter cleans up
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def run(
