@@ -249,11 +249,13 @@ class FhirRecordFetcher:
         if not jobs:
             return {}
         futures: dict[str, Future[T]] = {k: self.executor().submit(j) for k, j in jobs.items()}
-        wait(futures.values(), timeout=deadline.remaining() + GRACE_S)
+        wait(futures.values(), timeout=deadline.remaining())
+        for future in futures.values():
+            future.cancel()  # one still queued never starts; a running one ends by its timeouts
+        wait([f for f in futures.values() if not f.done()], timeout=GRACE_S)
         results: dict[str, T | Failure] = {}
         for key, future in futures.items():
-            if not future.done():
-                future.cancel()  # a queued one never starts; a running one ends by its timeouts
+            if future.cancelled() or not future.done():
                 results[key] = Failure(FailureKind.TIMEOUT)
             elif (error := future.exception()) is not None:
                 # A bug or an answer shaped beyond our checks: the type only, never the message.
