@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -170,3 +172,22 @@ def test_feedback_on_a_card_just_issued_is_accepted_and_no_issued_card_is_lost(
     finally:
         engine.dispose()
     assert stored == set(issued) and len(issued) == 20
+
+
+def test_after_cooperative_the_database_driver_and_http_client_wait_cooperatively() -> None:
+    """What `cds-service serve` does first: psycopg then picks its gevent-aware wait function
+    (its C one would block every call of the worker), and sockets and threads are gevent's."""
+    probe = (
+        "import cds_service.cli\n"
+        "from cds_service import server\n"
+        "server.cooperative()\n"
+        "import socket, threading, psycopg.waiting, requests, gevent.socket, gevent.thread\n"
+        "print(psycopg.waiting.wait.__name__, socket.socket is gevent.socket.socket,\n"
+        "      threading._start_new_thread is gevent.thread.start_new_thread)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True)
+    out = done.stdout.split()
+    assert out[0] != "wait_c" and out[1:] == ["True", "True"]
+    # Nothing (ssl through requests, say) was imported before the patch.
+    assert "MonkeyPatchWarning" not in done.stderr
