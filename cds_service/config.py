@@ -56,6 +56,11 @@ class Settings:
     database_url: str | None = None  # CDS_DATABASE_URL; default: SQLite in the instance folder
     migrate_on_start: bool = True  # CDS_MIGRATE_ON_START: run Alembic upgrades in create_app
     feedback_max_body_bytes: int = 256 * 1024  # CDS_FEEDBACK_MAX_BODY_BYTES
+    # --- quiet once answered (docs/deploying.md, "Quieting answered suggestions") ---
+    quieting: bool = True  # CDS_QUIETING: off shows every suggestion every time
+    # CDS_PATIENT_KEY_SECRET: keys the patient hash; required outside development mode
+    patient_key_secret: str | None = field(default=None, repr=False)
+    quieting_policy: str | None = None  # CDS_QUIETING_POLICY: a reviewed policy file of its own
     # Fetching from the EHR's FHIR server when prefetch is missing (docs/fhir-fallback.md).
     fhir_allow_loopback: bool = False  # CDS_FHIR_ALLOW_LOOPBACK, default: on in dev mode
     fhir_budget_ms: int = 400  # CDS_FHIR_BUDGET_MS: the whole fetch, all queries together
@@ -90,6 +95,9 @@ class Settings:
             "feedback_max_body_bytes": int(
                 os.environ.get("CDS_FEEDBACK_MAX_BODY_BYTES", 256 * 1024)
             ),
+            "quieting": _flag("CDS_QUIETING", True),
+            "patient_key_secret": os.environ.get("CDS_PATIENT_KEY_SECRET") or None,
+            "quieting_policy": os.environ.get("CDS_QUIETING_POLICY") or None,
             "fhir_allow_loopback": _flag("CDS_FHIR_ALLOW_LOOPBACK", dev_mode),
             "fhir_budget_ms": _int("CDS_FHIR_BUDGET_MS", 400, minimum=1),
             "fhir_connect_timeout_ms": _int("CDS_FHIR_CONNECT_TIMEOUT_MS", 200, minimum=1),

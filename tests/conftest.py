@@ -23,6 +23,8 @@ from flask.testing import FlaskClient
 from cds_service import create_app
 from cds_service.testing import served
 
+QUIETING_TEST_SECRET = "test-suite-secret-0123456789abcdef0123456789"
+
 _DEFAULT_DB_DIR: str | None = None
 
 
@@ -33,6 +35,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if "CDS_DATABASE_URL" not in os.environ:
         _DEFAULT_DB_DIR = tempfile.mkdtemp(prefix="cds-test-db-")
         os.environ["CDS_DATABASE_URL"] = f"sqlite:///{_DEFAULT_DB_DIR}/default.sqlite3"
+    # Apps outside development mode need a patient-key secret (quieting); a test's own.
+    os.environ.setdefault("CDS_PATIENT_KEY_SECRET", QUIETING_TEST_SECRET)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
