@@ -150,7 +150,7 @@ class FeedbackStore:
             )
             stored = len(result.all())
             if self.quieting is not None:
-                self.quieting.record_answers(session, items, cards)
+                self.quieting.record_answers(session, [cards[i.card] for i in items])
         return Submitted(received=len(items), stored=stored)
 
     def _insert(self, table: type[Any]) -> Any:

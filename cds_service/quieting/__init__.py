@@ -26,7 +26,7 @@ from cards.render import kinds as card_kinds
 from cards.render import template
 from cds_service.config import ConfigError, Settings
 from cds_service.decisions import CardDecision
-from cds_service.feedback.models import IssuedCard
+from cds_service.feedback.models import CardFeedback, IssuedCard
 from cds_service.hook_call import HookCall
 from cds_service.knowledge.base import KnowledgeError
 from cds_service.knowledge.quieting import QuietingPolicy, load_quieting_policy
@@ -52,15 +52,6 @@ class AnsweredCard(Protocol):
     kind: str
     patient_key: str | None
     tenant: str
-
-
-class Answer(Protocol):
-    """What `record_answers` reads of a feedback item."""
-
-    card: str
-    outcome: str
-    reason_code: str | None
-    outcome_timestamp: datetime
 
 
 def check_against_cards(policy: QuietingPolicy) -> None:
@@ -130,25 +121,24 @@ class Quieting:
             if ((c.get("source") or {}).get("topic") or {}).get("code") in self.policy.kinds
         }
 
-    def record_answers(
-        self,
-        session: Session,
-        answers: Sequence[Answer],
-        cards: Mapping[str, AnsweredCard],
-    ) -> None:
-        """In the feedback's transaction: each card's latest answer sets or lifts its quiet."""
-        for answer in sorted(answers, key=lambda a: a.outcome_timestamp):
-            card = cards[answer.card]
+    def record_answers(self, session: Session, cards: Iterable[AnsweredCard]) -> None:
+        """In the feedback's transaction, for each card just answered: its latest answer (as
+        the feedback report counts it) sets or lifts its quiet."""
+        for card in {c.uuid: c for c in cards}.values():
             if card.patient_key is None or card.kind not in self.policy.kinds:
                 continue
+            outcome, reason, answered_at = session.execute(
+                select(
+                    CardFeedback.outcome,
+                    CardFeedback.override_reason_code,
+                    CardFeedback.outcome_timestamp,
+                )
+                .where(CardFeedback.card_uuid == card.uuid)
+                .order_by(CardFeedback.outcome_timestamp.desc(), CardFeedback.id.desc())
+                .limit(1)
+            ).one()
+            period = self.policy.period(card.kind, reason) if outcome == "overridden" else None
             row = session.get(QuietedCard, card.uuid)
-            if row is not None and row.answered_at >= answer.outcome_timestamp:
-                continue  # an older answer arriving late changes nothing
-            period = (
-                self.policy.period(card.kind, answer.reason_code)
-                if answer.outcome == "overridden"
-                else None
-            )
             if period is None:
                 if row is not None:
                     session.delete(row)
@@ -158,9 +148,9 @@ class Quieting:
                 session.add(row)
             row.patient_key = card.patient_key
             row.kind = card.kind
-            row.reason_code = str(answer.reason_code)
-            row.answered_at = answer.outcome_timestamp
-            row.quiet_until = answer.outcome_timestamp + period
+            row.reason_code = str(reason)
+            row.answered_at = answered_at
+            row.quiet_until = answered_at + period
             row.tenant = card.tenant
         self._forget_old(session)
 
