@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -39,6 +40,16 @@ def _int(name: str, default: int, minimum: int = 0) -> int:
     return value
 
 
+def _phone(raw: str | None) -> str | None:
+    """A telephone number as patients dial it: digits, spaces and + ( ) - . only."""
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    if not re.fullmatch(r"\+?[0-9(][0-9 ()\-.]{1,28}[0-9]", raw):
+        raise ValueError("CDS_CLINIC_PHONE must be a telephone number (digits, spaces, + ( ) - .)")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     dev_mode: bool = False  # CDS_DEV_MODE: unsigned calls from loopback, sandbox on
@@ -72,6 +83,7 @@ class Settings:
     fhir_concurrency: int = 8  # CDS_FHIR_CONCURRENCY: parallel requests per worker
     fhir_max_response_bytes: int = 20 * 1024 * 1024  # CDS_FHIR_MAX_RESPONSE_BYTES, per page
     fhir_ca_bundle: str | None = None  # CDS_FHIR_CA_BUNDLE: PEM file or folder (hospital PKI)
+    clinic_phone: str | None = None  # CDS_CLINIC_PHONE: on the patient page's "When to get help"
     sandbox: bool = False  # CDS_SANDBOX: the sandbox page outside development mode
     sandbox_fixtures: str | None = None  # CDS_SANDBOX_FIXTURES: folder of hook request files
     extra: dict[str, Any] = field(default_factory=dict)
@@ -110,11 +122,13 @@ class Settings:
                 "CDS_FHIR_MAX_RESPONSE_BYTES", 20 * 1024 * 1024, minimum=1024
             ),
             "fhir_ca_bundle": os.environ.get("CDS_FHIR_CA_BUNDLE") or None,
+            "clinic_phone": os.environ.get("CDS_CLINIC_PHONE"),
             "sandbox": _flag("CDS_SANDBOX"),
             "sandbox_fixtures": os.environ.get("CDS_SANDBOX_FIXTURES") or None,
         }
         known = {f.name for f in fields(cls)}
         values.update({k: v for k, v in overrides.items() if k in known})
+        values["clinic_phone"] = _phone(values["clinic_phone"])
         values["extra"] = {k: v for k, v in overrides.items() if k not in known}
         return cls(**values)
 
