@@ -46,7 +46,7 @@ def _phone(raw: str | None) -> str | None:
     if not raw:
         return None
     if not re.fullmatch(r"\+?[0-9(][0-9 ()\-.]{1,28}[0-9]", raw):
-        raise ValueError("CDS_CLINIC_PHONE must be a telephone number (digits, spaces, + ( ) - .)")
+        raise ConfigError("CDS_CLINIC_PHONE must be a telephone number (digits, spaces, + ( ) - .)")
     return raw
 
 

@@ -11,6 +11,7 @@ import textstat
 from flask import Flask
 from flask.testing import FlaskClient
 
+from cds_service.config import ConfigError
 from cds_service.web import education
 
 TOPIC = "lumbar-sympathetic-block"
@@ -89,7 +90,7 @@ def test_without_a_number_the_page_says_your_clinic(client: FlaskClient) -> None
 def test_a_clinic_phone_that_is_not_a_number_stops_start_up(
     make_app: Callable[..., Flask], phone: str
 ) -> None:
-    with pytest.raises(ValueError, match="CDS_CLINIC_PHONE"):
+    with pytest.raises(ConfigError, match="CDS_CLINIC_PHONE"):
         make_app(dev_mode=True, clinic_phone=phone)
 
 

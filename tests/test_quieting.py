@@ -245,7 +245,7 @@ def test_a_policy_that_would_quiet_a_safety_card_stops_start_up(
     make_app: Callable[..., Flask], trusted_file: Path, tmp_path: Path,
     kind: str, code: str, message: str,
 ) -> None:
-    with pytest.raises(KnowledgeError, match=message):
+    with pytest.raises(ConfigError, match=message):
         make_app(trusted_clients=str(trusted_file),
                  quieting_policy=policy_file(tmp_path, kind, code))
 

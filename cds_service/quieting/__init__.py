@@ -176,7 +176,8 @@ def init_quieting(
     app: Flask, engine: Engine, settings: Settings, clock: Clock = utc_now
 ) -> Quieting | None:
     """Refuses to start (ConfigError) outside development mode without a secret, unless the
-    deployment turned quieting off: no patient key is ever made with a guessable secret."""
+    deployment turned quieting off: no patient key is ever made with a guessable secret. A
+    policy that is malformed or would quiet a safety card stops start-up too."""
     if not settings.quieting:
         log.warning("quieting is off (CDS_QUIETING=off): every suggestion is shown every time")
         return None
@@ -197,8 +198,11 @@ def init_quieting(
         raise ConfigError(f"{SECRET_SETTING} must be at least {MIN_SECRET_LENGTH} characters")
     else:
         secret_bytes = secret.encode("utf-8")
-    policy = load_quieting_policy(settings.quieting_policy)
-    check_against_cards(policy)
+    try:
+        policy = load_quieting_policy(settings.quieting_policy)
+        check_against_cards(policy)
+    except KnowledgeError as exc:
+        raise ConfigError(str(exc)) from exc
     quieting = Quieting(engine, policy, secret_bytes, clock)
     app.extensions["cds_quieting"] = quieting
     return quieting
