@@ -75,7 +75,9 @@ def suggestion_after(ehr: Ehr, code: str | None, body: dict[str, Any]) -> dict[s
     """Issues the cards, overrides the suggestion with `code`; returns the next call's cards."""
     first = ehr.cards(body=body)
     assert ehr.feedback(overridden(first["lsb-suggestion"], code)).status_code == 200
-    return ehr.cards(body=body)
+    after = ehr.cards(body=body)
+    assert set(after) - {"lsb-suggestion"} == set(first) - {"lsb-suggestion"}  # others stay
+    return after
 
 
 @pytest.mark.parametrize(("code", "period"), QUIET, ids=[c for c, _ in QUIET])
@@ -83,9 +85,7 @@ def test_a_quieting_reason_quiets_the_suggestion_for_its_period(
     ehr: Ehr, clock: SetClock, code: str, period: timedelta
 ) -> None:
     body = patient("quiet-" + code)
-    after = suggestion_after(ehr, code, body)
-    assert "lsb-suggestion" not in after
-    assert after["antithrombotic-warning"]["indicator"] == "warning"  # safety card stays
+    assert "lsb-suggestion" not in suggestion_after(ehr, code, body)
     assert "lsb-suggestion" in ehr.cards(body=patient("someone-else"))
 
     clock.now = ANSWERED + period - timedelta(seconds=1)
@@ -119,6 +119,29 @@ def test_the_latest_answer_on_a_card_decides(ehr: Ehr) -> None:
     assert "lsb-suggestion" in ehr.cards(body=body)
 
 
+def test_safety_cards_for_a_quieted_patient_are_shown(ehr: Ehr) -> None:
+    assert "lsb-suggestion" not in suggestion_after(ehr, "not-a-candidate", patient("safety"))
+    # The same patient, the block itself being signed while on dabigatran.
+    block = ehr.cards(body=patient("safety", "17-lsb-sign-dabigatran"))
+    assert block["lsb-bleeding-risk"]["indicator"] == "critical"
+
+
+def test_a_resent_or_changed_override_updates_the_one_quiet(ehr: Ehr, clock: SetClock) -> None:
+    body = patient("resends")
+    card = ehr.cards(body=body)["lsb-suggestion"]
+    declines = overridden(card, "patient-declines")
+    assert ehr.feedback(declines, declines).get_json() == {"received": 2, "stored": 1}
+    tried = overridden(card, "tried-without-benefit", when="2026-11-25T09:00:00Z")
+    assert ehr.feedback(tried, declines).get_json() == {"received": 2, "stored": 1}
+    with Session(ehr.app.extensions["cds_db"]) as session:
+        [row] = session.scalars(select(QuietedCard))
+    later = datetime.fromisoformat("2026-11-25T09:00:00Z")
+    period = POLICY.periods["lsb-suggestion"]["tried-without-benefit"]
+    assert (row.reason_code, row.quiet_until) == ("tried-without-benefit", later + period)
+    clock.now = later + period - timedelta(seconds=1)
+    assert "lsb-suggestion" not in ehr.cards(body=body)
+
+
 def test_the_order_sign_service_is_quieted_too(ehr: Ehr) -> None:
     select_body = patient("both-hooks")
     sign_body = {**select_body, "hook": "order-sign"}
@@ -147,8 +170,11 @@ def test_no_patient_identifier_is_stored_and_only_quietable_cards_carry_the_hash
 ) -> None:
     body = patient("no-identifier-4711")
     suggestion_after(ehr, "not-a-candidate", body)
+    ehr.cards(body=patient("no-identifier-4711", "17-lsb-sign-dabigatran"))
     with Session(ehr.app.extensions["cds_db"]) as session:
-        keys = {c.kind: c.patient_key for c in session.scalars(select(IssuedCard))}
+        keys: dict[str, set[str | None]] = {}
+        for card in session.scalars(select(IssuedCard)):
+            keys.setdefault(card.kind, set()).add(card.patient_key)
         dump = json.dumps(
             [list(r) for table in ("issued_card", "quieted_card", "card_feedback")
              for r in session.execute(text(f"SELECT * FROM {table}"))],
@@ -156,8 +182,11 @@ def test_no_patient_identifier_is_stored_and_only_quietable_cards_carry_the_hash
         )
         [quieted] = session.scalars(select(QuietedCard))
     assert "no-identifier-4711" not in dump
-    assert keys["antithrombotic-warning"] is None
-    assert len(keys["lsb-suggestion"] or "") == 64
+    assert keys.pop("lsb-bleeding-risk") == {None}  # a safety card never carries the hash
+    assert {kind: hashes for kind, hashes in keys.items() if hashes != {None}} == {
+        "lsb-suggestion": {quieted.patient_key}
+    }
+    assert len(quieted.patient_key) == 64
     assert (quieted.kind, quieted.reason_code, quieted.tenant) == (
         "lsb-suggestion", "not-a-candidate", "test-hospital"
     )
@@ -187,12 +216,15 @@ def test_the_feedback_report_counts_quieting_overrides(
     ehr: Ehr, database_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     body = patient("reported")
-    assert "lsb-suggestion" not in suggestion_after(ehr, "patient-declines", body)
+    first = ehr.cards(body=body)
+    assert ehr.feedback(overridden(first["lsb-suggestion"], "patient-declines")).status_code == 200
+    second = ehr.cards(body=body)
     assert main(["feedback", "report", "--database-url", database_url, "--json"]) == 0
     report = {r["kind"]: r for r in json.loads(capsys.readouterr().out)}
     assert report["lsb-suggestion"]["issued"] == 1
+    assert report["lsb-suggestion"]["overridden"] == 1
     assert report["lsb-suggestion"]["overrideReasons"] == {"patient-declines": 1}
-    assert report["antithrombotic-warning"]["issued"] == 2
+    assert sum(r["issued"] for r in report.values()) == len(first) + len(second)
 
 
 # --- start-up: the secret and the policy ------------------------------------------------------

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from flask import Flask
 from sqlalchemy import Engine, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -52,6 +53,12 @@ class AnsweredCard(Protocol):
     kind: str
     patient_key: str | None
     tenant: str
+
+
+def _insert(session: Session) -> Any:
+    """INSERT with ON CONFLICT on both backends."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(QuietedCard)
 
 
 def check_against_cards(policy: QuietingPolicy) -> None:
@@ -138,20 +145,20 @@ class Quieting:
                 .limit(1)
             ).one()
             period = self.policy.period(card.kind, reason) if outcome == "overridden" else None
-            row = session.get(QuietedCard, card.uuid)
             if period is None:
-                if row is not None:
-                    session.delete(row)
+                session.execute(delete(QuietedCard).where(QuietedCard.card_uuid == card.uuid))
                 continue
-            if row is None:
-                row = QuietedCard(card_uuid=card.uuid)
-                session.add(row)
-            row.patient_key = card.patient_key
-            row.kind = card.kind
-            row.reason_code = str(reason)
-            row.answered_at = answered_at
-            row.quiet_until = answered_at + period
-            row.tenant = card.tenant
+            row = {
+                "patient_key": card.patient_key,
+                "kind": card.kind,
+                "reason_code": str(reason),
+                "answered_at": answered_at,
+                "quiet_until": answered_at + period,
+                "tenant": card.tenant,
+            }
+            # An upsert: two workers storing answers to one card at once both succeed.
+            insert = _insert(session).values(card_uuid=card.uuid, **row)
+            session.execute(insert.on_conflict_do_update(index_elements=["card_uuid"], set_=row))
         self._forget_old(session)
 
     def _forget_old(self, session: Session) -> None:
