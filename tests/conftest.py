@@ -23,6 +23,8 @@ from flask.testing import FlaskClient
 from cds_service import create_app
 from cds_service.testing import served
 
+from fixture_files import fixture_clock
+
 QUIETING_TEST_SECRET = "test-suite-secret-0123456789abcdef0123456789"
 
 _DEFAULT_DB_DIR: str | None = None
@@ -47,7 +49,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 @pytest.fixture()
 def app() -> Flask:
-    return create_app(dev_mode=True)
+    return create_app(dev_mode=True, clock=fixture_clock)
 
 
 @pytest.fixture()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, current_app, g, request
@@ -84,7 +85,9 @@ def call_service(service_id: str) -> dict[str, Any]:
             "Required data could not be obtained from prefetch or the FHIR server.",
             exc.problems,
         ) from None
-    knowledge = load_knowledge()
+    # The release, with the clinic's protocol checked at start-up where one is configured.
+    knowledge = load_knowledge().with_protocol(current_app.extensions.get("cds_protocol"))
+    call = replace(call, received_at=current_app.extensions["cds_clock"]())
     decisions = service.decide(call, record, knowledge)
     quieting: Quieting | None = current_app.extensions.get("cds_quieting")
     if quieting is not None:
