@@ -132,6 +132,7 @@ def test_health_probes_need_no_token_and_say_nothing_of_the_configuration(
         CDS_TRUSTED_CLIENTS=str(trusted),
         CDS_PUBLIC_URL="https://cds.example.org",
         CDS_DATABASE_URL=f"sqlite:///{tmp_path}/h.sqlite3",
+        CDS_PATIENT_KEY_SECRET=os.environ["CDS_PATIENT_KEY_SECRET"],
     )
     with served(env, inherit_env=False) as url:
         health = requests.get(url + "/healthz", timeout=10)
