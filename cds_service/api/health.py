@@ -13,6 +13,7 @@ from flask import Blueprint, Response, current_app, jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from cds_service.db import reader
 from cds_service.knowledge import KnowledgeError, load_knowledge
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ def healthz() -> Response:
 def readyz() -> Response:
     checks = {"database": "ok", "knowledge": "ok"}
     try:
-        with current_app.extensions["cds_db"].connect() as connection:
+        with reader(current_app.extensions["cds_db"]).connect() as connection:
             connection.execute(text("SELECT 1"))
     except SQLAlchemyError as exc:
         log.warning("not ready: database check failed: %s", type(exc).__name__)
