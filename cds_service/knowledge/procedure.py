@@ -16,6 +16,8 @@ class Procedure:
     codes: frozenset[CodeKey]  # every code that names the block in a record
     names: re.Pattern[str] | None
     bleeding_risk: str | None  # the guideline's risk class, when confirmed
+    referral_label: str
+    referral_codes: tuple[Code, ...]  # a referral to pain medicine, beside the block order
 
 
 def load_procedure(reader: Reader) -> Procedure:
@@ -30,4 +32,6 @@ def load_procedure(reader: Reader) -> Procedure:
         codes=frozenset(recognise),
         names=names_pattern(proc.get("names") or ()),
         bleeding_risk=risk.get("class") if risk.get("confirmed") else None,
+        referral_label=reader.docs["procedure"]["referral"]["label"],
+        referral_codes=tuple(reader.code(c) for c in reader.docs["procedure"]["referral"]["codes"]),
     )
