@@ -85,6 +85,7 @@ class Knowledge:
     bleeding_risk: str | None
     referral_label: str
     referral_codes: tuple[Code, ...]
+    referral_category: tuple[Code, ...]
     indication_by_code: Mapping[CodeKey, Indication]
     drug_by_code: Mapping[CodeKey, DrugMatch]
     drug_by_id: Mapping[str, Drug]
@@ -153,6 +154,7 @@ def _build() -> Knowledge:
         bleeding_risk=procedure.bleeding_risk,
         referral_label=procedure.referral_label,
         referral_codes=procedure.referral_codes,
+        referral_category=procedure.referral_category,
         indication_by_code=indications,
         drug_by_code=drugs.by_code,
         drug_by_id=drugs.by_id,
