@@ -22,6 +22,7 @@ from flask.testing import FlaskClient
 
 from cds_service import create_app
 from cds_service.testing import served
+from fixture_files import FIXTURE_NOW
 
 _DEFAULT_DB_DIR: str | None = None
 
@@ -43,7 +44,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 @pytest.fixture()
 def app() -> Flask:
-    return create_app(dev_mode=True)
+    app = create_app(dev_mode=True)
+    app.extensions["cds_clock"] = lambda: FIXTURE_NOW  # the day the fixture patients are seen
+    return app
 
 
 @pytest.fixture()

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures"
+# The day the fixture patients are seen: their records are dated up to early June 2024, so none
+# is older than the stated staleness age unless a fixture means it to be.
+FIXTURE_NOW = datetime(2024, 6, 15, 12, 0, tzinfo=UTC)
 NAMES = sorted(p.stem for p in (FIXTURES / "requests").glob("*.json"))
 
 

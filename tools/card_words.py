@@ -18,6 +18,7 @@ import statistics
 import sys
 import tempfile
 from collections import defaultdict
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,6 +34,8 @@ def count(fixtures: Path) -> dict[str, list[tuple[int, int]]]:
     from cds_service import create_app
 
     app = create_app(dev_mode=True, database_url=f"sqlite:///{tempfile.mkdtemp()}/words.db")
+    # The day the fixture patients are seen (tests/fixture_files.py), so counts do not drift.
+    app.extensions["cds_clock"] = lambda: datetime(2024, 6, 15, 12, 0, tzinfo=UTC)
     client = app.test_client()
     per_kind: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for path in sorted((fixtures / "requests").glob("*.json")):
