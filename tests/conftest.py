@@ -22,6 +22,7 @@ from flask.testing import FlaskClient
 
 from cds_service import create_app
 from cds_service.testing import served
+
 from fixture_files import FIXTURE_NOW
 
 _DEFAULT_DB_DIR: str | None = None

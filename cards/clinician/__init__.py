@@ -20,7 +20,7 @@ def hold_rows(kn: Knowledge) -> list[dict[str, Any]]:
         holds = kn.holds_for(drug)
         hold = holds[0] if holds else None
         policy = hold.policy if hold else "unknown"
-        before, restart = words[policy], "–"
+        before, restart = words.get(policy, ""), "–"
         if policy == "unknown":
             before = "not confirmed here: clinic protocol and prescriber"
         if hold and policy == "interval":
