@@ -325,3 +325,15 @@ def test_a_summary_with_many_drugs_keeps_its_action(client: FlaskClient) -> None
     assert card["summary"].startswith("Plan the hold before this lumbar sympathetic block: ")
     assert "…" not in card["summary"] and len(card["summary"]) < 140
     assert "more" in card["summary"]
+
+
+def test_an_unread_problem_list_is_not_taken_for_no_indication(client: FlaskClient) -> None:
+    body = copy.deepcopy(fixture_request("18-lsb-sign-no-antithrombotics"))
+    conditions = body["prefetch"]["conditions"]
+    conditions["entry"] = []
+    conditions["link"] = [
+        {"relation": "next", "url": "http://ehr.example.org/fhir/Condition?page=2"}
+    ]
+    found = post(client, body)
+    assert set(found) == {"data-quality"}
+    assert "the problem list" in found["data-quality"]["detail"]

@@ -158,9 +158,11 @@ def block_ordered(
                 extension=evidence_extension([], drugs),
             )
         )
-    # The wider net: any active lower-limb indication, confirmed or not, is enough here.
+    # The wider net: any active lower-limb indication, confirmed or not, is enough here. A
+    # problem list not read in full cannot show there is none: the data-quality card says so.
     no_indication = not [f for f in facts.indications if f.fit == "indicated"]
-    if no_indication:
+    list_unread = any(not p.affects_medications for p in facts.problems)
+    if no_indication and not list_unread:
         cards.append(
             CardDecision(
                 "lsb-no-indication",
