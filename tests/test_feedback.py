@@ -162,7 +162,8 @@ def test_issued_cards_are_recorded_without_patient_data(ehr: Ehr) -> None:
     assert suggestion.kind == "lsb-suggestion"
     assert suggestion.service_id == "lsb-order-select"
     assert suggestion.hook_instance == request["hookInstance"]
-    assert suggestion.suggestion_uuids == [s["uuid"] for s in cards["lsb-suggestion"]["suggestions"]]
+    offered = [s["uuid"] for s in cards["lsb-suggestion"]["suggestions"]]
+    assert suggestion.suggestion_uuids == offered
     assert {"system": REASONS, "code": "not-a-candidate"} in suggestion.override_reasons
     assert request["context"]["patientId"] not in dump
     assert request["context"]["userId"] not in dump

@@ -178,7 +178,7 @@ def test_accepting_a_suggestion_shows_the_order_and_sends_feedback(page: Page) -
     fire(page)
     card = page.locator(".card[data-kind=lsb-suggestion]")
     card.locator("[data-suggestion]").first.click()
-    shown = card.locator("[data-accepted]")
+    shown = card.locator("[data-accepted]").first
     expect(shown).to_be_visible()
     expect(shown).to_contain_text("The EHR would")
     resource = json.loads(shown.locator("pre.resource").inner_text())
