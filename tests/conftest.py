@@ -23,7 +23,7 @@ from flask.testing import FlaskClient
 from cds_service import create_app
 from cds_service.testing import served
 
-from fixture_files import FIXTURE_NOW
+from fixture_files import fixture_clock
 
 _DEFAULT_DB_DIR: str | None = None
 
@@ -45,9 +45,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 @pytest.fixture()
 def app() -> Flask:
-    app = create_app(dev_mode=True)
-    app.extensions["cds_clock"] = lambda: FIXTURE_NOW  # the day the fixture patients are seen
-    return app
+    return create_app(dev_mode=True, clock=fixture_clock)
 
 
 @pytest.fixture()

@@ -128,7 +128,7 @@ def test_cancer_pain_without_a_site_asks_to_confirm_it(client: FlaskClient) -> N
 
 
 def test_cancer_pain_of_the_hand_is_never_a_suggestion(client: FlaskClient) -> None:
-    assert set(post(client, fixture_request("29-cancer-pain-hand"))) == {"lsb-confirm-indication"}
+    assert set(post(client, fixture_request("34-cancer-pain-hand"))) == {"lsb-confirm-indication"}
 
 
 @pytest.mark.parametrize(
@@ -166,7 +166,7 @@ def test_bilateral_is_both_lower_limbs_on_the_order(client: FlaskClient) -> None
 
 
 def test_block_for_upper_limb_crps_only_warns(client: FlaskClient) -> None:
-    found = post(client, fixture_request("30-crps-upper-limb-lsb-selected"))
+    found = post(client, fixture_request("35-crps-upper-limb-lsb-selected"))
     card = found["lsb-no-indication"]
     assert card["indicator"] == "warning"
     assert "G90.512" in card["detail"] and "leg or foot" in card["summary"]
@@ -192,7 +192,7 @@ def test_a_provisional_lower_limb_indication_is_enough_for_the_safety_check(
 
 
 def test_heparin_lock_flush_is_left_out(client: FlaskClient) -> None:
-    found = post(client, fixture_request("31-crps-heparin-lock-flush"))
+    found = post(client, fixture_request("36-crps-heparin-lock-flush"))
     assert set(found) == {"lsb-suggestion"}
     assert "heparin" not in found["lsb-suggestion"]["detail"].lower()
 
@@ -243,7 +243,7 @@ def test_only_a_confirmed_diagnosis_suggests_the_block(
 
 
 def test_provisional_card_says_to_confirm_the_diagnosis(client: FlaskClient) -> None:
-    card = post(client, fixture_request("32-causalgia-provisional"))["lsb-confirm-indication"]
+    card = post(client, fixture_request("37-causalgia-provisional"))["lsb-confirm-indication"]
     assert card["summary"].startswith("Confirm the diagnosis")
     assert "recorded as provisional" in card["detail"]
     assert "suggestions" not in card
@@ -280,16 +280,16 @@ def test_while_suggesting_the_bleeding_facts_are_lines_in_the_suggestion(
 
 
 def test_an_old_drug_record_is_dated_and_flagged(client: FlaskClient) -> None:
-    detail = post(client, fixture_request("33-crps-stale-warfarin"))["lsb-suggestion"]["detail"]
+    detail = post(client, fixture_request("38-crps-stale-warfarin"))["lsb-suggestion"]["detail"]
     assert "Recorded 1974-05-02, **possibly out of date: confirm it is still taken**" in detail
 
 
-@pytest.mark.parametrize(("today", "stale"), [("2024-06-15", False), ("2025-06-15", True)])
+@pytest.mark.parametrize(("today", "stale"), [("2026-11-25", False), ("2027-06-15", True)])
 def test_staleness_follows_the_clock(app: Flask, today: str, stale: bool) -> None:
     app.extensions["cds_clock"] = lambda: datetime.fromisoformat(today).replace(tzinfo=UTC)
     body = copy.deepcopy(fixture_request("01-crps-left-apixaban"))
     detail = post(app.test_client(), body)["lsb-suggestion"]["detail"]
-    assert ("possibly out of date" in detail) is stale  # the record is dated 2024-05-20
+    assert ("possibly out of date" in detail) is stale  # the record is dated 2026-05-20
 
 
 def test_drugs_are_ordered_by_severity_then_name_every_time(client: FlaskClient) -> None:

@@ -49,7 +49,7 @@ def test_summaries_fit_the_spec_limit(client: FlaskClient) -> None:
 def test_a_drug_needing_a_hold_is_one_line_with_its_interval_and_labs(
     client: FlaskClient,
 ) -> None:
-    body = fixture_request("33-crps-stale-warfarin")
+    body = fixture_request("38-crps-stale-warfarin")
     detail = cards_for(client, body)["lsb-suggestion"]["detail"]
     line = next(x for x in detail.splitlines() if "Warfarin" in x)
     assert "stop 5 days before the block" in line

@@ -181,7 +181,7 @@ def test_an_unread_next_page_is_a_data_quality_warning(client: FlaskClient) -> N
         (ICD10CM, "G57.71", "lsb-suggestion"),
         (ICD10CM, "G5771", "lsb-suggestion"),  # no dot, as some EHRs send it
         ("urn:oid:2.16.840.1.113883.6.90", "G57.71", "lsb-suggestion"),
-        (SNOMED, "5771000119106", "lsb-suggestion"),  # phantom limb syndrome with pain
+        (SNOMED, "5771000119106", "lsb-limb-unconfirmed"),  # phantom pain, no amputation
         (SNOMED, "735935009", "lsb-confirm-indication"),  # cancer pain, no site: confirm it
         (SNOMED, "128200000", "lsb-confirm-indication"),  # CRPS, no site
         ("http://hl7.org/fhir/sid/icd-10", "G90.5", "lsb-confirm-indication"),  # WHO ICD-10
@@ -213,7 +213,7 @@ def test_supporting_evidence_lists_treatments_tried_and_opioids(client: FlaskCli
     detail = cards(client, body)["lsb-suggestion"]["detail"]
     assert "Neuropathic pain agent: before gabapentin 300 mg" in detail
     assert "Opioid: now oxycodone hydrochloride 5 MG Oral Tablet" in detail
-    assert "No neuropathic agent" not in detail
+    assert "No conservative treatment" not in detail
 
 
 def test_lsb_named_only_in_text_is_recognised(client: FlaskClient) -> None:

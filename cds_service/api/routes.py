@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, current_app, request
@@ -74,9 +73,6 @@ def call_service(service_id: str) -> dict[str, Any]:
             f"Service {service.id} answers the {service.hook} hook, not {call.hook[:64]!r}.",
             {"hook": f"must be {service.hook}"},
         )
-    # Rules that depend on the date (a drug record too old to trust) read this clock; tests set it.
-    clock = current_app.extensions.get("cds_clock") or (lambda: datetime.now(UTC))
-    call = replace(call, received_at=clock())
     fetcher: RecordFetcher | None = current_app.extensions.get("cds_record_fetcher")
     try:
         record = load_record(service.prefetch, service.required, call, fetcher)
@@ -86,7 +82,9 @@ def call_service(service_id: str) -> dict[str, Any]:
             "Required data could not be obtained from prefetch or the FHIR server.",
             exc.problems,
         ) from None
-    knowledge = load_knowledge()
+    # The release, with the clinic's protocol checked at start-up where one is configured.
+    knowledge = load_knowledge().with_protocol(current_app.extensions.get("cds_protocol"))
+    call = replace(call, received_at=current_app.extensions["cds_clock"]())
     decisions = service.decide(call, record, knowledge)
     base = links_base_url()
     cards = [render_card(d, base, knowledge.version) for d in decisions]

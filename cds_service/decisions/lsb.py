@@ -14,8 +14,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from cds_service.decisions.anatomy import split_by_limb
 from cds_service.decisions.model import CardDecision
 from cds_service.decisions.orders import proposed_order, referral
+from cds_service.decisions.pathway import block_cards, pathway_view
 from cds_service.facts.model import DrugFact, Facts, IndicationFact, SupportFact
 from cds_service.hook_call import HookCall
 from cds_service.knowledge import Drug, Hold, Knowledge
@@ -130,7 +132,12 @@ def evidence_extension(
 
 def decide(call: HookCall, facts: Facts, kn: Knowledge) -> list[CardDecision]:
     drugs = drugs_found(facts, kn)
-    shared: dict[str, Any] = {"drugs": drugs, "facts": facts, "kn": kn}
+    shared: dict[str, Any] = {
+        "drugs": drugs,
+        "facts": facts,
+        "kn": kn,
+        "pathway": pathway_view(call, facts, kn, [(d.drug, d.found) for d in drugs]),
+    }
     if facts.lsb_selected:
         return block_ordered(facts, drugs, shared)
     if call.hook != "order-select":
@@ -158,10 +165,12 @@ def block_ordered(
                 extension=evidence_extension([], drugs),
             )
         )
+    cards += block_cards(facts, shared)  # allergies to what the block uses, the series
     # The wider net: any active lower-limb indication, confirmed or not, is enough here. A
     # problem list not read in full cannot show there is none: the data-quality card says so.
-    no_indication = not [f for f in facts.indications if f.fit == "indicated"]
-    list_unread = any(not p.affects_medications for p in facts.problems)
+    lower_limb, _ = split_by_limb([f for f in facts.indications if f.fit == "indicated"], facts)
+    no_indication = not lower_limb
+    list_unread = any(not p.affects_medications and p.topic is None for p in facts.problems)
     if no_indication and not list_unread:
         cards.append(
             CardDecision(
@@ -171,7 +180,11 @@ def block_ordered(
             )
         )
     # An unread problem list matters here only if it could have held the indication.
-    if unread := [p for p in facts.problems if p.affects_medications or no_indication]:
+    if unread := [
+        p
+        for p in facts.problems
+        if p.affects_medications or p.topic == "allergies" or (no_indication and p.topic is None)
+    ]:
         cards.append(CardDecision("data-quality", {**shared, "problems": unread}))
     return cards
 
@@ -184,6 +197,8 @@ def suggest(
     kn: Knowledge,
 ) -> list[CardDecision]:
     indicated = [f for f in facts.indications if f.fit == "indicated" and f.verified]
+    # Phantom limb pain follows the amputated limb: the leg, the arm, or not recorded.
+    indicated, limb_unconfirmed = split_by_limb(indicated, facts)
     to_confirm = [
         f
         for f in facts.indications
@@ -210,6 +225,14 @@ def suggest(
                 "lsb-confirm-indication",
                 {**shared, "indications": to_confirm},
                 extension=evidence_extension(to_confirm, drugs),
+            )
+        ]
+    elif limb_unconfirmed:
+        cards = [
+            CardDecision(
+                "lsb-limb-unconfirmed",
+                {**shared, "indications": limb_unconfirmed},
+                extension=evidence_extension(limb_unconfirmed, drugs),
             )
         ]
     else:

@@ -22,6 +22,10 @@ class Indication:
     # The code does not state the site: a lower-limb bodySite on the condition makes it indicated.
     lower_limb_site_indicates: bool = False
     label_in_lower_limb: str | None = None
+    # "amputated-limb": indicated only for a lower limb, read from the recorded amputations,
+    # unless the code itself states the limb (`stated_limb`).
+    anatomy: str | None = None
+    stated_limb: Mapping[CodeKey, str] = field(default_factory=dict)
 
 
 def load_indications(reader: Reader) -> dict[CodeKey, Indication]:
@@ -39,6 +43,8 @@ def load_indications(reader: Reader) -> dict[CodeKey, Indication]:
             laterality=laterality,
             lower_limb_site_indicates=bool(entry.get("lower_limb_site_indicates")),
             label_in_lower_limb=entry.get("label_in_lower_limb"),
+            anatomy=entry.get("anatomy"),
+            stated_limb={reader.key(c): c["limb"] for c in codes if c.get("limb")},
         )
         if indication.lsb not in ("indicated", "uncertain", "not-indicated"):
             raise KnowledgeError(f"indication {indication.id}: unknown lsb value")
