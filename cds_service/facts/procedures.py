@@ -38,7 +38,7 @@ def _counts(resource: Resource, kn: Knowledge) -> bool:
     status = resource.get("status")
     if resource.get("resourceType") == "ServiceRequest":
         return status == "completed"
-    return status in kn.procedure_history.counts
+    return isinstance(status, str) and status in kn.procedure_history.counts
 
 
 def read_procedures(
