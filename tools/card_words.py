@@ -34,8 +34,8 @@ def count(fixtures: Path) -> dict[str, list[tuple[int, int]]]:
     from cds_service import create_app
 
     app = create_app(dev_mode=True, database_url=f"sqlite:///{tempfile.mkdtemp()}/words.db")
-    # The day the fixture patients are seen (tests/fixture_files.py), so counts do not drift.
-    app.extensions["cds_clock"] = lambda: datetime(2024, 6, 15, 12, 0, tzinfo=UTC)
+    # The fixture patients' day (tests/fixture_files.py), so the counts do not drift.
+    app.extensions["cds_clock"] = lambda: datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
     client = app.test_client()
     per_kind: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for path in sorted((fixtures / "requests").glob("*.json")):
