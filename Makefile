@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint bench bench-fetch install browser screenshot clean postgres
+.PHONY: run test lint bench bench-fetch install browser screenshot clean postgres reading-grades
 
 $(BIN)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,10 @@ bench: install
 # The fetch path (no prefetch, the FHIR test server on loopback) against the prefetch path.
 bench-fetch: install
 	$(BIN)/python bench/fetch_latency.py
+
+# Reading grade of each section of the patient page (textstat, in the test extra).
+reading-grades: install
+	$(BIN)/python tools/reading_grades.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache

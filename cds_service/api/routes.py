@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app, g, request
 from flask.signals import Namespace
 from marshmallow import ValidationError
 
@@ -18,6 +18,9 @@ from cds_service.api.errors import CdsError
 from cds_service.api.schemas import HookRequestSchema, flatten
 from cds_service.data.loader import DataUnavailable, RecordFetcher, load_record
 from cds_service.knowledge import load_knowledge
+
+if TYPE_CHECKING:
+    from cds_service.quieting import Quieting
 
 log = logging.getLogger(__name__)
 bp = Blueprint("cds_hooks", __name__)
@@ -86,9 +89,19 @@ def call_service(service_id: str) -> dict[str, Any]:
     knowledge = load_knowledge().with_protocol(current_app.extensions.get("cds_protocol"))
     call = replace(call, received_at=current_app.extensions["cds_clock"]())
     decisions = service.decide(call, record, knowledge)
+    quieting: Quieting | None = current_app.extensions.get("cds_quieting")
+    if quieting is not None:
+        patient_key = quieting.key_for(call, g.get("cds_tenant") or "unknown")
+        decisions = quieting.quiet(decisions, patient_key)
     base = links_base_url()
     cards = [render_card(d, base, knowledge.version) for d in decisions]
-    cards_issued.send(current_app._get_current_object(), service=service, call=call, cards=cards)
+    cards_issued.send(
+        current_app._get_current_object(),
+        service=service,
+        call=call,
+        cards=cards,
+        patient_keys=quieting.keys_to_store(cards, patient_key) if quieting else None,
+    )
     log.info(
         "service=%s hook_instance=%s cards=%s",
         service.id,
