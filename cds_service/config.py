@@ -60,7 +60,7 @@ class Settings:
     fhir_allow_loopback: bool = False  # CDS_FHIR_ALLOW_LOOPBACK, default: on in dev mode
     fhir_budget_ms: int = 400  # CDS_FHIR_BUDGET_MS: the whole fetch, all queries together
     fhir_connect_timeout_ms: int = 200  # CDS_FHIR_CONNECT_TIMEOUT_MS, per request
-    fhir_read_timeout_ms: int = 400  # CDS_FHIR_READ_TIMEOUT_MS, per request
+    fhir_read_timeout_ms: int = 0  # CDS_FHIR_READ_TIMEOUT_MS, per request; 0: the budget
     fhir_max_pages: int = 20  # CDS_FHIR_MAX_PAGES: per prefetch key, the first page included
     fhir_page_size: int = 1000  # CDS_FHIR_PAGE_SIZE: `_count` asked for; 0 = server's default
     fhir_max_retries: int = 2  # CDS_FHIR_MAX_RETRIES: for 429 and 503, inside the budget
@@ -93,7 +93,7 @@ class Settings:
             "fhir_allow_loopback": _flag("CDS_FHIR_ALLOW_LOOPBACK", dev_mode),
             "fhir_budget_ms": _int("CDS_FHIR_BUDGET_MS", 400, minimum=1),
             "fhir_connect_timeout_ms": _int("CDS_FHIR_CONNECT_TIMEOUT_MS", 200, minimum=1),
-            "fhir_read_timeout_ms": _int("CDS_FHIR_READ_TIMEOUT_MS", 400, minimum=1),
+            "fhir_read_timeout_ms": _int("CDS_FHIR_READ_TIMEOUT_MS", 0),
             "fhir_max_pages": _int("CDS_FHIR_MAX_PAGES", 20, minimum=1),
             "fhir_page_size": _int("CDS_FHIR_PAGE_SIZE", 1000),
             "fhir_max_retries": _int("CDS_FHIR_MAX_RETRIES", 2),

@@ -15,6 +15,7 @@ from fhir_server.harness import FhirTestServer
 from fixture_files import NAMES, fixture_request
 
 MakeClient = Callable[..., FlaskClient]
+GENEROUS_BUDGET_MS = 60_000
 
 
 def load_fixture_patients(server: FhirTestServer) -> None:
@@ -46,13 +47,17 @@ def ehr(ehr_server: FhirTestServer) -> Iterator[FhirTestServer]:
 
 @pytest.fixture()
 def make_client(ehr: FhirTestServer) -> MakeClient:
-    """An app that may contact `ehr` (by the allowlist, not by dev mode's loopback rule)."""
+    """An app that may contact `ehr` (by the allowlist, not by dev mode's loopback rule).
+
+    Its budget is generous: a test that compares cards must not race the time budget on a busy
+    machine. Tests of the budget itself set it, against a server delayed far beyond it."""
 
     def make(**overrides: Any) -> FlaskClient:
         settings: dict[str, Any] = {
             "dev_mode": True,
             "fhir_allow_loopback": False,
             "allowed_fhir_servers": (ehr.base_url,),
+            "fhir_budget_ms": GENEROUS_BUDGET_MS,
         }
         settings.update(overrides)
         return create_app(**settings).test_client()

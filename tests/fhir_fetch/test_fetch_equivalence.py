@@ -38,9 +38,8 @@ def test_fetch_gives_the_cards_of_prefetch(
 def test_heavy_patient_fetched_page_by_page_gives_the_cards_of_prefetch(
     make_client: MakeClient, ehr: FhirTestServer
 ) -> None:
-    # 1,500 conditions and 1,500 statements in pages of 500: three pages per list. The
-    # budget is raised: this is about assembling the pages, the budget is tested elsewhere.
-    client = make_client(fhir_page_size=500, fhir_budget_ms=10_000)
+    # 1,500 conditions and 1,500 statements in pages of 500: three pages per list.
+    client = make_client(fhir_page_size=500)
     from_prefetch = post(client, fixture_request(HEAVY))
     from_server = post(client, fetching(HEAVY, ehr.base_url))
     assert cards_seen(from_server) == cards_seen(from_prefetch)

@@ -86,7 +86,7 @@ def test_heavy_patient_at_the_servers_default_page_size_stops_at_the_cap(
     """Pages of 20 (the server's default, no `_count` sent): 75 pages, the cap is 20. The
     active apixaban is statement 750, beyond the cap: the block order must get the
     'check could not be completed' card, not silence."""
-    client = make_client(fhir_page_size=0, fhir_max_pages=20, fhir_budget_ms=10_000)
+    client = make_client(fhir_page_size=0, fhir_max_pages=20)
     body = lsb_ordered_for_heavy_patient()
     body.pop("prefetch")
     body["fhirServer"] = ehr.base_url
