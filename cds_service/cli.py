@@ -124,6 +124,37 @@ def feedback_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def feedback_purge(args: argparse.Namespace) -> int:
+    from cds_service.config import Settings
+    from cds_service.db.migrate import current_revision, head_revision
+    from cds_service.feedback.retention import Retention, format_purged, purge
+
+    try:
+        settings = Settings.from_env()
+        retention = Retention(
+            comment_days=_first(args.comment_days, settings.feedback_retention_days),
+            record_days=_first(args.record_days, settings.feedback_record_retention_days),
+        )
+    except ValueError as exc:
+        print(f"cds-service: {exc}", file=sys.stderr)
+        return 2
+    engine = _engine(args)
+    try:
+        if current_revision(engine) != head_revision():
+            print("cds-service: the database is not at the current schema: run "
+                  "`cds-service db upgrade`", file=sys.stderr)
+            return 1
+        result = purge(engine, retention, datetime.now(UTC))
+    finally:
+        engine.dispose()
+    print(json.dumps(result.as_dict()) if args.json else format_purged(result, retention))
+    return 0
+
+
+def _first(value: int | None, default: int) -> int:
+    return default if value is None else value
+
+
 def format_card(card: dict[str, Any]) -> str:
     marks = {"info": "[info]", "warning": "[WARNING]", "critical": "[CRITICAL]"}
     lines = [f"{marks.get(card['indicator'], card['indicator'])} {card['summary']}"]
@@ -208,6 +239,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     q.add_argument("--json", action="store_true", help="print JSON instead of a table")
     q.set_defaults(func=feedback_report)
+    q = fb.add_parser(
+        "purge",
+        help="remove old comments, and older feedback and issued-card rows (one transaction)",
+    )
+    q.add_argument("--database-url", help=db_url_help)
+    q.add_argument(
+        "--comment-days", type=int, metavar="N",
+        help="remove comments stored more than N days ago "
+        "(default: CDS_FEEDBACK_RETENTION_DAYS, else 90)",
+    )
+    q.add_argument(
+        "--record-days", type=int, metavar="N",
+        help="remove feedback and issued-card rows stored more than N days ago "
+        "(default: CDS_FEEDBACK_RECORD_RETENTION_DAYS, else 730)",
+    )
+    q.add_argument("--json", action="store_true", help="print the counts as JSON")
+    q.set_defaults(func=feedback_purge)
     return parser
 
 

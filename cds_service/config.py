@@ -56,6 +56,10 @@ class Settings:
     database_url: str | None = None  # CDS_DATABASE_URL; default: SQLite in the instance folder
     migrate_on_start: bool = True  # CDS_MIGRATE_ON_START: run Alembic upgrades in create_app
     feedback_max_body_bytes: int = 256 * 1024  # CDS_FEEDBACK_MAX_BODY_BYTES
+    # `cds-service feedback purge`: override comments (free text) are kept this many days ...
+    feedback_retention_days: int = 90  # CDS_FEEDBACK_RETENTION_DAYS
+    # ... and feedback rows and issued-card rows this many days.
+    feedback_record_retention_days: int = 730  # CDS_FEEDBACK_RECORD_RETENTION_DAYS
     # Fetching from the EHR's FHIR server when prefetch is missing (docs/fhir-fallback.md).
     fhir_allow_loopback: bool = False  # CDS_FHIR_ALLOW_LOOPBACK, default: on in dev mode
     fhir_budget_ms: int = 400  # CDS_FHIR_BUDGET_MS: the whole fetch, all queries together
@@ -90,6 +94,8 @@ class Settings:
             "feedback_max_body_bytes": int(
                 os.environ.get("CDS_FEEDBACK_MAX_BODY_BYTES", 256 * 1024)
             ),
+            "feedback_retention_days": _int("CDS_FEEDBACK_RETENTION_DAYS", 90),
+            "feedback_record_retention_days": _int("CDS_FEEDBACK_RECORD_RETENTION_DAYS", 730),
             "fhir_allow_loopback": _flag("CDS_FHIR_ALLOW_LOOPBACK", dev_mode),
             "fhir_budget_ms": _int("CDS_FHIR_BUDGET_MS", 400, minimum=1),
             "fhir_connect_timeout_ms": _int("CDS_FHIR_CONNECT_TIMEOUT_MS", 200, minimum=1),
