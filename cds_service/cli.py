@@ -171,7 +171,8 @@ def format_card(card: dict[str, Any]) -> str:
 
 
 def replay(args: argparse.Namespace) -> int:
-    """Posts fixture requests to a running service and prints the cards readably."""
+    """Posts fixture requests to a running service and prints the cards readably. Exits 1 when
+    any call did not answer 200, unless --allow-errors."""
     paths: list[Path] = []
     for name in args.fixtures:
         path = Path(name)
@@ -187,35 +188,58 @@ def replay(args: argparse.Namespace) -> int:
             headers = {"Content-Type": "application/json"}
             if args.token:
                 headers["Authorization"] = f"Bearer {args.token}"
-            response = session.post(url, json=body, headers=headers, timeout=args.timeout)
+            try:
+                response = session.post(url, json=body, headers=headers, timeout=args.timeout)
+            except requests.RequestException as exc:
+                failures += 1
+                print(f"== {path.name} -> {service}: no answer ({type(exc).__name__})\n")
+                continue
             elapsed = response.elapsed.total_seconds() * 1000
             print(f"== {path.name} -> {service}: HTTP {response.status_code} ({elapsed:.0f} ms)")
-            if not response.ok:
+            if response.status_code != 200:
                 failures += 1
-                print(json.dumps(response.json(), indent=2) if response.content else "")
+                print(_readable(response))
                 continue
             cards = response.json().get("cards", [])
             print("(no cards)" if not cards else "\n\n".join(format_card(c) for c in cards))
             print()
-    return 1 if failures and args.strict else 0
+    if failures:
+        print(f"{failures} of {len(paths)} call(s) did not answer 200", file=sys.stderr)
+    return 1 if failures and not args.allow_errors else 0
+
+
+def _readable(response: requests.Response) -> str:
+    try:
+        return json.dumps(response.json(), indent=2)
+    except ValueError:
+        return response.text[:2000]
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cds-service", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("serve", help="serve the CDS Hooks API with gunicorn")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8080)
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--threads", type=int, default=4)
+    p = sub.add_parser(
+        "serve",
+        help="serve the CDS Hooks API with gunicorn",
+        description="Serve the CDS Hooks API with gunicorn. Settings come from CDS_* "
+        "environment variables (README, docs/deploying.md); CDS_DEV_MODE=1 for development.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument("--port", type=int, default=8080, help="port to listen on")
+    p.add_argument("--workers", type=int, default=2, help="worker processes")
+    p.add_argument("--threads", type=int, default=4, help="threads per worker")
     p.set_defaults(func=serve)
     p = sub.add_parser("replay", help="post fixture requests to a running service")
     p.add_argument("url", help="base URL of the service, e.g. http://127.0.0.1:8080")
     p.add_argument("fixtures", nargs="+", help="request files or folders of them")
     p.add_argument("--service", help="service id (default: from each request's hook)")
     p.add_argument("--token", help="a bearer JWT, for a service that is not in dev mode")
-    p.add_argument("--timeout", type=float, default=10.0)
-    p.add_argument("--strict", action="store_true", help="exit 1 if any call fails")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds per call (default: 10)")
+    p.add_argument(
+        "--allow-errors", action="store_true",
+        help="exit 0 even when a call does not answer 200 (default: exit 1)",
+    )
     p.set_defaults(func=replay)
 
     db_url_help = "database URL (default: CDS_DATABASE_URL, else SQLite in the instance folder)"
@@ -261,7 +285,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        code = int(args.func(args))
+        sys.stdout.flush()  # inside the try: a pipe closed early fails here, not at exit
+        return code
+    except BrokenPipeError:
+        # The reader went away (`cds-service replay ... | head`): stop quietly, as `cat` does.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a command ended by the pipe
 
 
 if __name__ == "__main__":
