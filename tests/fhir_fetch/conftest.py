@@ -12,7 +12,7 @@ from cds_service import create_app
 
 from .support import TOKEN
 from fhir_server.harness import FhirTestServer
-from fixture_files import NAMES, fixture_request
+from fixture_files import fixture_bundles
 
 MakeClient = Callable[..., FlaskClient]
 GENEROUS_BUDGET_MS = 60_000
@@ -20,10 +20,8 @@ GENEROUS_BUDGET_MS = 60_000
 
 def load_fixture_patients(server: FhirTestServer) -> None:
     """What each fixture prefetched (matches and included Medications), under its own ids."""
-    for name in NAMES:
-        for value in (fixture_request(name).get("prefetch") or {}).values():
-            if isinstance(value, dict) and value.get("resourceType") == "Bundle":
-                server.load(value)
+    for bundle in fixture_bundles():
+        server.load(bundle)
 
 
 @pytest.fixture(scope="session")
