@@ -17,6 +17,7 @@ import jinja2
 import yaml
 
 from cds_service.decisions import CardDecision
+from cds_service.knowledge import Interval
 
 CARDS_DIR = Path(__file__).parent
 SUMMARY_LIMIT = 140  # characters, CDS Hooks 2.0 "Card Attributes"
@@ -40,7 +41,19 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["md"] = escape_markdown
     env.filters["system_name"] = lambda uri: common()["system_names"].get(uri, uri)
+    env.filters["interval"] = interval_words
+    env.globals["wording"] = lambda: common()
     return env
+
+
+def interval_words(interval: Interval) -> str:
+    """`Interval(12, "h", high=24)` -> "12 to 24 hours"; the words are in common.yaml."""
+    singular, plural = common()["units"][interval.unit]
+    last = interval.high if interval.high is not None else interval.value
+    unit = singular if last == 1 else plural
+    span = f"{interval.value} to {interval.high}" if interval.high is not None else interval.value
+    words = f"{span} {unit}"
+    return f"{words} ({interval.when})" if interval.when else words
 
 
 ENV = _environment()

@@ -73,6 +73,7 @@ class Settings:
     fhir_ca_bundle: str | None = None  # CDS_FHIR_CA_BUNDLE: PEM file or folder (hospital PKI)
     sandbox: bool = False  # CDS_SANDBOX: the sandbox page outside development mode
     sandbox_fixtures: str | None = None  # CDS_SANDBOX_FIXTURES: folder of hook request files
+    local_protocol: str | None = None  # CDS_LOCAL_PROTOCOL: the clinic's anticoagulation protocol
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -110,6 +111,7 @@ class Settings:
             "fhir_ca_bundle": os.environ.get("CDS_FHIR_CA_BUNDLE") or None,
             "sandbox": _flag("CDS_SANDBOX"),
             "sandbox_fixtures": os.environ.get("CDS_SANDBOX_FIXTURES") or None,
+            "local_protocol": os.environ.get("CDS_LOCAL_PROTOCOL") or None,
         }
         known = {f.name for f in fields(cls)}
         values.update({k: v for k, v in overrides.items() if k in known})

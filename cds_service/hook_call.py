@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 
@@ -24,6 +25,7 @@ class HookCall:
     prefetch: dict[str, Any] | None = None
     fhir_server: str | None = None
     fhir_authorization: FhirAuthorization | None = None
+    received_at: datetime | None = None  # the service's clock when the call arrived (UTC)
 
     @property
     def patient_id(self) -> str:

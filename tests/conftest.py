@@ -23,6 +23,8 @@ from flask.testing import FlaskClient
 from cds_service import create_app
 from cds_service.testing import served
 
+from fixture_files import fixture_clock
+
 _DEFAULT_DB_DIR: str | None = None
 
 
@@ -43,7 +45,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 @pytest.fixture()
 def app() -> Flask:
-    return create_app(dev_mode=True)
+    return create_app(dev_mode=True, clock=fixture_clock)
 
 
 @pytest.fixture()

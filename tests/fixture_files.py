@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures"
+# The fixture patients' "today": rules that depend on time (the block series) are tested with
+# the app's clock set to it, so their cards never change with the date the suite runs.
+FIXTURE_NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 NAMES = sorted(p.stem for p in (FIXTURES / "requests").glob("*.json"))
+
+
+def fixture_clock() -> datetime:
+    return FIXTURE_NOW
 
 
 def fixture_request(name: str) -> dict[str, Any]:

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import yaml
 
-from cds_service.knowledge import KNOWLEDGE_DIR, VALUESET_DIR, load_knowledge
+from cds_service.knowledge import (
+    KNOWLEDGE_DIR,
+    VALUESET_DIR,
+    Interval,
+    KnowledgeError,
+    load_knowledge,
+)
+from cds_service.knowledge.antithrombotics import read_hold
 
 ANTICOAGULANT_SETS = [
     "2.16.840.1.113762.1.4.1248.22",
@@ -96,10 +104,36 @@ def test_indication_classes() -> None:
     }
 
 
-def test_unconfirmed_hold_intervals_say_so() -> None:
-    doc = yaml.safe_load((KNOWLEDGE_DIR / "antithrombotics.yaml").read_text(encoding="utf-8"))
-    for drug in doc["drugs"]:
-        hold = drug.get("hold") or {}
-        if hold.get("confirmed"):
-            assert hold.get("before") or hold.get("restart"), drug["id"]
-            assert hold.get("source"), drug["id"]
+def test_every_drug_has_a_hold_policy_with_a_source() -> None:
+    kn = load_knowledge()
+    for drug in kn.drug_by_id.values():
+        assert drug.hold is not None, drug.id
+        assert drug.hold.source is not None, drug.id
+        if drug.hold.policy == "interval":
+            assert all(i.value > 0 for i in drug.hold.before), drug.id
+
+
+@pytest.mark.parametrize(
+    ("hold", "problem"),
+    [
+        ({"policy": "sometimes"}, "policy must be one of"),
+        ({"policy": "interval", "before": []}, "goes with policy 'interval' only"),
+        ({"policy": "unknown", "before": [{"value": 5, "unit": "d"}]}, "goes with policy"),
+        ({"policy": "interval", "before": [{"value": "5 days", "unit": "d"}]}, "whole numbers"),
+        ({"policy": "interval", "before": [{"value": -1, "unit": "d"}]}, "whole numbers"),
+        ({"policy": "interval", "before": [{"value": 5, "unit": "weeks"}]}, "unit of h or d"),
+        ({"policy": "interval", "before": [{"value": 24, "high": 12, "unit": "h"}]}, "unit of h"),
+        ({"policy": "not-required", "labs": ["platelets-above-100"]}, "unknown lab check"),
+    ],
+)
+def test_a_malformed_hold_is_refused(hold: dict, problem: str) -> None:
+    with pytest.raises(KnowledgeError, match=problem):
+        read_hold(hold, "drug x", {})
+
+
+def test_interval_arithmetic() -> None:
+    hours = Interval(12, "h", high=24)
+    assert (hours.shortest, hours.longest) == (timedelta(hours=12), timedelta(hours=24))
+    assert Interval(5, "d").longest == timedelta(days=5)
+    enoxaparin = load_knowledge().drug_by_id["enoxaparin"].hold
+    assert enoxaparin.longest_before == Interval(24, "h", when="therapeutic dose")

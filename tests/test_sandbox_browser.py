@@ -118,7 +118,12 @@ def stored_feedback(card_uuid: str) -> list[dict[str, Any]]:
         engine.dispose()
 
 
-@pytest.mark.parametrize("name", NAMES)
+# The live server runs on the real clock; this fixture's cards depend on the date (days since the
+# last block), so it is checked with the clock set, in test_fixtures.py, not here.
+DATED = {"30-lsb-series-in-progress"}
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if n not in DATED])
 def test_each_fixture_shows_its_expected_cards(page: Page, name: str) -> None:
     expected = fixture_expected(name)
     open_patient(page, name)

@@ -4,6 +4,7 @@ service or a new drug needs no change here."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from flask import Blueprint, current_app, request
@@ -74,7 +75,9 @@ def call_service(service_id: str) -> dict[str, Any]:
             "Required data could not be obtained from prefetch or the FHIR server.",
             exc.problems,
         ) from None
-    knowledge = load_knowledge()
+    # The release, with the clinic's protocol checked at start-up where one is configured.
+    knowledge = load_knowledge().with_protocol(current_app.extensions.get("cds_protocol"))
+    call = replace(call, received_at=current_app.extensions["cds_clock"]())
     decisions = service.decide(call, record, knowledge)
     base = links_base_url()
     cards = [render_card(d, base, knowledge.version) for d in decisions]

@@ -12,7 +12,7 @@ from cds_service import create_app
 
 from .support import TOKEN
 from fhir_server.harness import FhirTestServer
-from fixture_files import fixture_bundles
+from fixture_files import fixture_bundles, fixture_clock
 
 MakeClient = Callable[..., FlaskClient]
 GENEROUS_BUDGET_MS = 60_000
@@ -48,7 +48,9 @@ def make_client(ehr: FhirTestServer) -> MakeClient:
     """An app that may contact `ehr` (by the allowlist, not by dev mode's loopback rule).
 
     Its budget is generous: a test that compares cards must not race the time budget on a busy
-    machine. Tests of the budget itself set it, against a server delayed far beyond it."""
+    machine (seven searches per call reach one single-threaded test server at once; on a loaded
+    machine the last waits behind the others). Tests of the budget itself set it, against a
+    server delayed far beyond it."""
 
     def make(**overrides: Any) -> FlaskClient:
         settings: dict[str, Any] = {
@@ -56,6 +58,7 @@ def make_client(ehr: FhirTestServer) -> MakeClient:
             "fhir_allow_loopback": False,
             "allowed_fhir_servers": (ehr.base_url,),
             "fhir_budget_ms": GENEROUS_BUDGET_MS,
+            "clock": fixture_clock,
         }
         settings.update(overrides)
         return create_app(**settings).test_client()

@@ -23,14 +23,21 @@ SAME = [n for n in NAMES if n not in PREFETCH_ODDITIES and n != HEAVY]
 
 @pytest.mark.parametrize("name", SAME)
 def test_fetch_gives_the_cards_of_prefetch(
-    client: FlaskClient, ehr: FhirTestServer, name: str
+    make_client: MakeClient, ehr: FhirTestServer, name: str
 ) -> None:
+    client = make_client()
     from_prefetch = post(client, fixture_request(name))
     from_server = post(client, fetching(name, ehr.base_url))
     assert cards_seen(from_server) == cards_seen(from_prefetch)
     log = ehr.requests_log()
     assert {r["path"].split("?")[0] for r in log} >= {
-        "/fhir/Condition", "/fhir/MedicationStatement", "/fhir/MedicationRequest"
+        "/fhir/Condition",
+        "/fhir/MedicationStatement",
+        "/fhir/MedicationRequest",
+        "/fhir/Procedure",
+        "/fhir/ServiceRequest",
+        "/fhir/AllergyIntolerance",
+        "/fhir/Observation",
     }
     assert all(r["has_authorization"] and r["status"] == 200 for r in log)
 

@@ -1,0 +1,34 @@
+"""Which statuses make a record count (record_rules.yaml)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cds_service.knowledge.base import Reader
+
+
+@dataclass(frozen=True)
+class RecordRules:
+    condition_active: frozenset[str]
+    condition_excluded_verification: frozenset[str]
+    condition_missing_status_counts: bool
+    statement_counts: frozenset[str]
+    statement_ignored: frozenset[str]
+    request_counts: frozenset[str]
+    request_ignored: frozenset[str]
+    unknown_status_counts: bool
+
+
+def load_record_rules(reader: Reader) -> RecordRules:
+    doc = reader.docs["record_rules"]
+    cond, stmt, req = doc["condition"], doc["medication_statement"], doc["medication_request"]
+    return RecordRules(
+        condition_active=frozenset(cond["active_clinical_status"]),
+        condition_excluded_verification=frozenset(cond["excluded_verification_status"]),
+        condition_missing_status_counts=bool(cond["missing_clinical_status_counts"]),
+        statement_counts=frozenset(stmt["counts"]),
+        statement_ignored=frozenset(stmt["ignored"]),
+        request_counts=frozenset(req["counts"]),
+        request_ignored=frozenset(req["ignored"]),
+        unknown_status_counts=bool(doc["unknown_status_counts_for_warnings"]),
+    )
