@@ -32,13 +32,16 @@ def chunked(data: bytes, size: int = 8192) -> bytes:
 def send(base_url: str, path: str, body: bytes, headers: dict[str, str] | None = None,
          timeout: float = 30) -> RawResponse:
     """POSTs `body` exactly as given (`Transfer-Encoding: chunked` unless `headers` say
-    otherwise) and reads the response. The server may answer before reading all of `body`."""
+    otherwise) and reads the response. The server may answer before reading all of `body`.
+
+    The connection is not marked `close`: a server that answered early then reads what is left
+    of a body (gunicorn does, up to 64 KiB) rather than resetting the connection, which could
+    discard its answer before it is read."""
     url = urlsplit(base_url)
     head = {
         "Host": url.netloc,
         "Content-Type": "application/json",
         "Transfer-Encoding": "chunked",
-        "Connection": "close",
         **(headers or {}),
     }
     request = f"POST {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in head.items())
@@ -46,7 +49,7 @@ def send(base_url: str, path: str, body: bytes, headers: dict[str, str] | None =
         try:
             sock.sendall(request.encode("latin-1") + b"\r\n" + body)
             sock.shutdown(socket.SHUT_WR)
-        except (BrokenPipeError, ConnectionResetError):
+        except OSError:
             pass  # answered (and closed) before the whole body was sent
         return _read_response(sock)
 

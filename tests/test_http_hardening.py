@@ -89,7 +89,7 @@ def test_a_chunked_body_over_the_limit_is_413_not_cut_and_parsed(
     # Valid JSON padded with spaces past the limit: cut at the limit it would parse and pass.
     valid = request_bytes() if path == SELECT else b'{"feedback": []}'
     assert len(valid) < limit
-    padded = valid + b" " * (3 * limit)
+    padded = valid + b" " * (limit + 16 * 1024 - len(valid))
     outcome_of(send(small_limits, path, chunked(padded)), 413)
     # A body one byte under and exactly at the limit is read whole (and judged as JSON).
     for size in (limit - 1, limit):
