@@ -5,7 +5,7 @@ Usage: python tools/fhir_server.py [--port 8090]   (`make fhir-server`)
 
 Open (no token), answers CORS for pages served from this machine and for the public CDS Hooks
 sandbox, and holds synthetic patients only: what each fixture prefetched, under its own ids
-(patients `lsb-01` … `lsb-28`).
+(patients `lsb-01`, `lsb-02`, …: listed when it starts).
 """
 
 from __future__ import annotations
