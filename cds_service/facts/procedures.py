@@ -36,6 +36,8 @@ def _based_on(procedures: Iterable[Resource]) -> set[str]:
 
 def _counts(resource: Resource, kn: Knowledge) -> bool:
     status = resource.get("status")
+    if not isinstance(status, str):
+        return False  # a malformed status is no evidence that the procedure was done
     if resource.get("resourceType") == "ServiceRequest":
         return status == "completed"
     return isinstance(status, str) and status in kn.procedure_history.counts
