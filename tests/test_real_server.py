@@ -51,7 +51,7 @@ def test_replay_prints_the_cards_readably(live_server: str) -> None:
                     str(requests_dir / "25-conditions-key-omitted.json"))
     out = result.stdout
     assert "16-lsb-selected-aspirin.json -> lsb-order-select: HTTP 200" in out
-    assert "[CRITICAL] Lumbar sympathetic block ordered while on aspirin" in out
+    assert "[WARNING] Agree with the prescriber before this lumbar sympathetic block" in out
     assert "kind: lsb-bleeding-risk" in out
     assert "25-conditions-key-omitted.json -> lsb-order-select: HTTP 412" in out
     assert result.returncode == 1  # a call did not answer 200
