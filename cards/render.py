@@ -42,6 +42,7 @@ def _environment() -> jinja2.Environment:
     env.filters["md"] = escape_markdown
     env.filters["system_name"] = lambda uri: common()["system_names"].get(uri, uri)
     env.filters["interval"] = interval_words
+    env.filters["names_within"] = names_within
     env.globals["wording"] = lambda: common()
     return env
 
@@ -54,6 +55,24 @@ def interval_words(interval: Interval) -> str:
     span = f"{interval.value} to {interval.high}" if interval.high is not None else interval.value
     words = f"{span} {unit}"
     return f"{words} ({interval.when})" if interval.when else words
+
+
+def names_within(names: list[str], room: int) -> str:
+    """Names joined to fit `room` characters, the rest counted ("a, b and 2 more"), so that a
+    summary keeps its action however many drugs there are."""
+    names = list(dict.fromkeys(names))
+    for shown in range(len(names), 0, -1):
+        rest = len(names) - shown
+        head = names[:shown]
+        if rest:
+            words = ", ".join(head) + f" and {rest} more"
+        elif shown > 1:
+            words = ", ".join(head[:-1]) + " and " + head[-1]
+        else:
+            words = head[0]
+        if len(words) <= room:
+            return words
+    return f"{len(names)} drugs"
 
 
 ENV = _environment()
@@ -95,7 +114,7 @@ def render_card(decision: CardDecision, base_url: str, knowledge_version: str) -
         "uuid": str(uuid.uuid4()),
         "summary": _summary(spec, data),
         "detail": _text(spec["_detail"], data),
-        "indicator": spec["indicator"],
+        "indicator": decision.indicator or spec["indicator"],
         "source": {
             "label": shared["source"]["label"],
             "topic": {
@@ -112,6 +131,8 @@ def render_card(decision: CardDecision, base_url: str, knowledge_version: str) -
         card["suggestions"] = suggestions
         card["selectionBehavior"] = spec.get("selection_behavior", "at-most-one")
     reasons = spec.get("override_reasons") or []
+    if isinstance(reasons, dict):  # the reasons that fit depend on how loud the card is
+        reasons = reasons.get(card["indicator"]) or []
     if reasons:
         system = shared["override_reason_system"]
         card["overrideReasons"] = [
@@ -121,6 +142,8 @@ def render_card(decision: CardDecision, base_url: str, knowledge_version: str) -
     if links:
         card["links"] = links
     card["source"]["label"] = f"{card['source']['label']} (knowledge {knowledge_version})"
+    if decision.extension:
+        card["extension"] = decision.extension
     return card
 
 
@@ -133,13 +156,12 @@ def _suggestions(spec: dict[str, Any], decision: CardDecision) -> list[dict[str,
     out = []
     for suggestion in spec.get("suggestions") or ():
         actions: list[dict[str, Any]] = []
-        if suggestion["action"] == "create" and decision.create:
+        resource = {"create": decision.create, "create-also": decision.also_create}.get(
+            suggestion["action"]
+        )
+        if resource:
             actions.append(
-                {
-                    "type": "create",
-                    "description": suggestion["description"],
-                    "resource": decision.create,
-                }
+                {"type": "create", "description": suggestion["description"], "resource": resource}
             )
         elif suggestion["action"] == "delete":
             actions += [

@@ -72,11 +72,15 @@ class Settings:
     # CDS_PATIENT_KEY_SECRET: keys the patient hash; required outside development mode
     patient_key_secret: str | None = field(default=None, repr=False)
     quieting_policy: str | None = None  # CDS_QUIETING_POLICY: a reviewed policy file of its own
+    # `cds-service feedback purge`: override comments (free text) are kept this many days ...
+    feedback_retention_days: int = 90  # CDS_FEEDBACK_RETENTION_DAYS
+    # ... and feedback rows and issued-card rows this many days.
+    feedback_record_retention_days: int = 730  # CDS_FEEDBACK_RECORD_RETENTION_DAYS
     # Fetching from the EHR's FHIR server when prefetch is missing (docs/fhir-fallback.md).
     fhir_allow_loopback: bool = False  # CDS_FHIR_ALLOW_LOOPBACK, default: on in dev mode
     fhir_budget_ms: int = 400  # CDS_FHIR_BUDGET_MS: the whole fetch, all queries together
     fhir_connect_timeout_ms: int = 200  # CDS_FHIR_CONNECT_TIMEOUT_MS, per request
-    fhir_read_timeout_ms: int = 400  # CDS_FHIR_READ_TIMEOUT_MS, per request
+    fhir_read_timeout_ms: int = 0  # CDS_FHIR_READ_TIMEOUT_MS, per request; 0: the budget
     fhir_max_pages: int = 20  # CDS_FHIR_MAX_PAGES: per prefetch key, the first page included
     fhir_page_size: int = 1000  # CDS_FHIR_PAGE_SIZE: `_count` asked for; 0 = server's default
     fhir_max_retries: int = 2  # CDS_FHIR_MAX_RETRIES: for 429 and 503, inside the budget
@@ -114,10 +118,12 @@ class Settings:
             "quieting": _flag("CDS_QUIETING", True),
             "patient_key_secret": os.environ.get("CDS_PATIENT_KEY_SECRET") or None,
             "quieting_policy": os.environ.get("CDS_QUIETING_POLICY") or None,
+            "feedback_retention_days": _int("CDS_FEEDBACK_RETENTION_DAYS", 90),
+            "feedback_record_retention_days": _int("CDS_FEEDBACK_RECORD_RETENTION_DAYS", 730),
             "fhir_allow_loopback": _flag("CDS_FHIR_ALLOW_LOOPBACK", dev_mode),
             "fhir_budget_ms": _int("CDS_FHIR_BUDGET_MS", 400, minimum=1),
             "fhir_connect_timeout_ms": _int("CDS_FHIR_CONNECT_TIMEOUT_MS", 200, minimum=1),
-            "fhir_read_timeout_ms": _int("CDS_FHIR_READ_TIMEOUT_MS", 400, minimum=1),
+            "fhir_read_timeout_ms": _int("CDS_FHIR_READ_TIMEOUT_MS", 0),
             "fhir_max_pages": _int("CDS_FHIR_MAX_PAGES", 20, minimum=1),
             "fhir_page_size": _int("CDS_FHIR_PAGE_SIZE", 1000),
             "fhir_max_retries": _int("CDS_FHIR_MAX_RETRIES", 2),

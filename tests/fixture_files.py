@@ -27,6 +27,17 @@ def fixture_expected(name: str) -> dict[str, Any]:
     return json.loads((FIXTURES / "expected" / f"{name}.json").read_text(encoding="utf-8"))
 
 
+def fixture_bundles() -> list[dict[str, Any]]:
+    """What the fixtures prefetched (matches and included Medications): what an EHR's FHIR
+    server would hold for the fixture patients."""
+    return [
+        value
+        for name in NAMES
+        for value in (fixture_request(name).get("prefetch") or {}).values()
+        if isinstance(value, dict) and value.get("resourceType") == "Bundle"
+    ]
+
+
 def service_for(body: dict[str, Any]) -> str:
     return "lsb-order-select" if body.get("hook") == "order-select" else "lsb-order-sign"
 

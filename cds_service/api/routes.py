@@ -3,7 +3,6 @@ service or a new drug needs no change here."""
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -15,6 +14,7 @@ from marshmallow import ValidationError
 from cards import render_card
 from cds_service import services
 from cds_service.api.errors import CdsError
+from cds_service.api.json_body import read_json_body
 from cds_service.api.schemas import HOOK_REQUEST, flatten
 from cds_service.data.loader import DataUnavailable, RecordFetcher, load_record
 from cds_service.knowledge import load_knowledge
@@ -28,21 +28,6 @@ bp = Blueprint("cds_hooks", __name__)
 
 # Sent after a service call with the cards returned: the feedback store records them.
 cards_issued = Namespace().signal("cards-issued")
-
-JSON_TYPES = ("application/json", "application/fhir+json")
-
-
-def read_json_body() -> Any:
-    if request.mimetype not in JSON_TYPES:
-        raise CdsError(415, "Send the request as application/json.")
-    raw = request.get_data(cache=False)  # over MAX_CONTENT_LENGTH: 413 before this line
-    try:
-        return json.loads(raw)
-    except (ValueError, RecursionError) as exc:
-        message = "The request body is not valid JSON"
-        if isinstance(exc, json.JSONDecodeError):
-            message += f" (line {exc.lineno}, column {exc.colno})"
-        raise CdsError(400, message + ".") from None
 
 
 def lookup_service(service_id: str) -> services.CdsService:
@@ -59,6 +44,14 @@ def links_base_url() -> str:
 @bp.get("/cds-services")
 def discovery() -> dict[str, Any]:
     return {"services": [s.discovery() for s in services.ALL]}
+
+
+@bp.route("/cds-services/<service_id>", methods=["GET", "PUT", "PATCH", "DELETE"])
+@bp.route("/cds-services/<service_id>/feedback", methods=["GET", "PUT", "PATCH", "DELETE"])
+def wrong_method(service_id: str) -> None:
+    """An unknown service is 404 whatever the method; a known one is called with POST only."""
+    lookup_service(service_id)
+    raise CdsError(405, "Call this endpoint with POST.", headers={"Allow": "POST"})
 
 
 @bp.post("/cds-services/<service_id>")
