@@ -101,10 +101,10 @@ def synthetic_call(
     }
 
 
-def warm_up(app: Flask) -> int:
-    """Runs each service on the synthetic patient; returns how many cards were rendered."""
+def warm_up(app: Flask) -> list[str]:
+    """Runs each service on the synthetic patient; returns the kinds of the cards rendered."""
     kn = load_knowledge().with_protocol(app.extensions.get("cds_protocol"))
-    rendered = 0
+    rendered: list[str] = []
     with app.test_request_context("/"):
         for service, block_ordered in product(services.ALL, (True, False)):
             body = synthetic_call(kn, service.hook, service.prefetch, block_ordered)
@@ -112,9 +112,9 @@ def warm_up(app: Flask) -> int:
             call = replace(call, received_at=app.extensions["cds_clock"]())
             record = load_record(service.prefetch, service.required, call, None)
             for decision in service.decide(call, record, kn):
-                render_card(decision, "http://localhost/", kn.version)
-                rendered += 1
-    log.info("warmed up: %d services, %d cards", len(services.ALL), rendered)
+                card = render_card(decision, "http://localhost/", kn.version)
+                rendered.append(card["source"]["topic"]["code"])
+    log.info("warmed up: %d services, %d cards", len(services.ALL), len(rendered))
     return rendered
 
 
