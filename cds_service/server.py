@@ -86,6 +86,7 @@ def run(
     """Serves `app` (already built: preloaded) until stopped. Call `cooperative()` first.
     `on_worker_start` runs in each worker after the fork, before it accepts a connection;
     `on_worker_exit` as it stops (e.g. to write what it holds)."""
+    import gevent
     from gunicorn.app.base import BaseApplication
     from gunicorn.workers.base_async import AsyncWorker
     from gunicorn.workers.ggevent import GeventWorker
@@ -96,6 +97,15 @@ def run(
             # instead closes a connection whose body stops arriving.
             client.settimeout(options.read_timeout)
             AsyncWorker.handle(self, listener, client, addr)
+
+        def handle_request(self, listener_name: Any, req: Any, sock: Any, addr: Any) -> Any:
+            try:
+                return super().handle_request(listener_name, req, sock, addr)
+            finally:
+                # Let the other connections' requests go first. Without this, a client that
+                # sends its next request as soon as it has the answer (loopback, a busy EHR)
+                # finds it already read, and keeps the worker while the others wait.
+                gevent.sleep(0)
 
     binds = [f"{options.host}:{options.port}"]
     if options.metrics_enabled:
