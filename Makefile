@@ -10,8 +10,8 @@ FHIR_PORT ?= 8090
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help run test lint bench bench-fetch install browser screenshot clean postgres fhir-server \
-	reading-grades
+.PHONY: help run test lint bench bench-fetch bench-soak install browser screenshot clean \
+	postgres fhir-server reading-grades
 .DEFAULT_GOAL := help
 
 help: ## list the targets
@@ -70,8 +70,23 @@ postgres: ## install PostgreSQL server binaries for the tests if missing (apt)
 screenshot: install browser ## refresh docs/sandbox.png (when something visible changed)
 	$(BIN)/python tools/sandbox_screenshot.py docs/sandbox.png
 
-bench: install ## p50/p99 latency of the typical and the heavy fixture
-	$(BIN)/python bench/latency.py
+# wrk, the load generator of the benchmarks, from Debian when missing.
+/usr/bin/wrk:
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk
+
+# The service against a bare Flask app under the same server (bench/floor_app.py), with wrk;
+# then the first call to a worker, slow and idle peers, and a FHIR server that never answers.
+bench: install /usr/bin/wrk ## the service against a bare Flask app (wrk), slow peers, hanging FHIR
+	$(BIN)/python bench/throughput.py
+	$(BIN)/python bench/first_call.py
+	$(BIN)/python bench/slow_peers.py
+	$(BIN)/python bench/fhir_hang.py
+
+# Memory per worker over a 10-minute soak at 64 connections (MINUTES=1 for a short one).
+MINUTES ?= 10
+bench-soak: install /usr/bin/wrk ## memory per worker over a 10-minute soak (MINUTES=)
+	$(BIN)/python bench/soak.py --minutes $(MINUTES)
 
 # The fetch path (no prefetch, the FHIR test server on loopback) against the prefetch path.
 bench-fetch: install ## latency of the fetch path against the prefetch path

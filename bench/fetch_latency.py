@@ -29,7 +29,7 @@ from cds_service.testing import served
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from latency import percentile  # noqa: E402  (beside this script)
+from support import percentile  # noqa: E402  (beside this script)
 
 from fhir_server.harness import FhirTestServer  # noqa: E402  (the test harness, by path)
 

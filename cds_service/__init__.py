@@ -1,24 +1,18 @@
-"""LSB CDS Hooks service: the Flask application factory."""
+"""LSB CDS Hooks service: the Flask application factory.
+
+Importing this package imports nothing else: `cds-service serve` must make the standard
+library cooperative (gevent, see `cds_service.server`) before Flask, requests, SQLAlchemy or
+psycopg are imported, so the factory imports them when it runs.
+"""
 
 from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-
-from cds_service.api import routes
-from cds_service.api.errors import register_error_handlers
-from cds_service.config import ConfigError, Settings
-from cds_service.data.fetcher import FhirRecordFetcher
-from cds_service.db import default_database_url, make_engine, safe_url
-from cds_service.db.migrate import current_revision, head_revision, upgrade
-from cds_service.feedback import init_feedback
-from cds_service.knowledge import ProtocolError, knowledge_with_protocol
-from cds_service.quieting import init_quieting
-from cds_service.security import init_security
-from cds_service.web import education, sandbox
+if TYPE_CHECKING:
+    from flask import Flask
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +28,21 @@ def create_app(**overrides: Any) -> Flask:
     Refuses to start (ConfigError) without a trusted-clients file, or without a patient-key
     secret while quieting is on, unless in development mode.
     """
+    from flask import Flask
+
+    from cds_service import services
+    from cds_service.api import health, routes
+    from cds_service.api.errors import register_error_handlers
+    from cds_service.config import ConfigError, Settings
+    from cds_service.data.fetcher import FhirRecordFetcher
+    from cds_service.db import default_database_url, make_engine
+    from cds_service.feedback import init_feedback
+    from cds_service.knowledge import ProtocolError, knowledge_with_protocol
+    from cds_service.metrics import observe_hook_calls
+    from cds_service.quieting import init_quieting
+    from cds_service.security import init_security
+    from cds_service.web import education, sandbox
+
     settings = Settings.from_env(**overrides)
     app = Flask(__name__)
     app.config["CDS_SETTINGS"] = settings
@@ -57,13 +66,19 @@ def create_app(**overrides: Any) -> Flask:
 
     register_error_handlers(app)
     app.register_blueprint(routes.bp)
+    app.register_blueprint(health.bp)
     init_feedback(app, engine, quieting)
     app.register_blueprint(education.bp)
     app.register_blueprint(sandbox.bp)
+    app.wsgi_app = observe_hook_calls(app.wsgi_app, services.BY_ID)  # type: ignore[method-assign]
     return app
 
 
-def _prepare_schema(engine: Any, settings: Settings) -> None:
+def _prepare_schema(engine: Any, settings: Any) -> None:
+    from cds_service.config import ConfigError
+    from cds_service.db import safe_url
+    from cds_service.db.migrate import current_revision, head_revision, upgrade
+
     if settings.migrate_on_start:
         revision = upgrade(engine)
     else:

@@ -4,6 +4,7 @@ the database and report on clinicians' feedback."""
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import os
@@ -11,47 +12,74 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import requests
+if TYPE_CHECKING:
+    import requests  # at run time imported where used: `serve` patches the standard library first
 
 
 def serve(args: argparse.Namespace) -> int:
-    """Runs the app under gunicorn, the production WSGI server."""
-    from gunicorn.app.base import BaseApplication
+    """Runs the app under gunicorn with gevent workers (cds_service/server.py)."""
+    from cds_service import server
+
+    server.cooperative()  # first: before anything imports sockets, locks or psycopg
+    options = server_options(args)
+    if options.metrics_enabled:
+        server.prepare_metrics_dir()  # before prometheus_client is imported
 
     from cds_service import create_app
     from cds_service.config import ConfigError
+    from cds_service.metrics import by_listener, metrics_app
+    from cds_service.warmup import warm_up, warm_worker
 
     # The service's own lines beside gunicorn's, on stderr. None names a patient or holds a token.
     logging.basicConfig(
         level=logging.INFO, format="[%(asctime)s] [%(levelname)s] %(name)s: %(message)s"
     )
-    # Built once, before gunicorn starts: a wrong configuration stops here with a message,
-    # migrations run once, and workers inherit the loaded knowledge.
+    # Built once, before gunicorn forks its workers: a wrong configuration stops here with a
+    # message, migrations run once, and every worker starts with the knowledge, templates and
+    # FHIR models loaded and the hot path warmed.
     try:
         app = create_app()
     except ConfigError as exc:
         print(f"cds-service: cannot start: {exc}", file=sys.stderr)
         return 2
+    warm_up(app)
     app.extensions["cds_db"].dispose()  # each worker opens its own connections after the fork
-
-    class Server(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type hints
-        def load_config(self) -> None:
-            self.cfg.set("bind", f"{args.host}:{args.port}")
-            self.cfg.set("workers", args.workers)
-            self.cfg.set("threads", args.threads)
-            self.cfg.set("preload_app", True)
-            self.cfg.set("control_socket_disable", True)  # unused; one shared path per user
-            self.cfg.set("accesslog", "-")
-            # The access log names paths only: no query strings, no bodies, no tokens.
-            self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms')
-
-        def load(self) -> Any:
-            return app
-
-    Server().run()
+    # What is loaded now lives as long as the process: out of the garbage collector's sight,
+    # a full collection no longer walks it (pauses of 100 ms and more under load), and the
+    # workers' pages stay shared with the arbiter's.
+    gc.collect()
+    gc.freeze()
+    # Issued-card records are written in batches off the request path (feedback/issued.py).
+    issued = app.extensions["cds_feedback"].issued
+    issued.background = True
+    wsgi: Any = app
+    if options.metrics_enabled:
+        wsgi = by_listener(app, metrics_app(), options.metrics_port)
+    server.run(
+        wsgi, options, on_worker_start=lambda: warm_worker(app), on_worker_exit=issued.flush
+    )
     return 0
+
+
+def server_options(args: argparse.Namespace) -> Any:
+    from cds_service.server import ServerOptions
+
+    metrics_host, metrics_port = None, 0
+    if args.metrics_port:
+        metrics_host, metrics_port = args.metrics_host, args.metrics_port
+    return ServerOptions(
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        connections=args.connections,
+        keepalive=args.keepalive,
+        read_timeout=args.read_timeout,
+        timeout=args.worker_timeout,
+        metrics_host=metrics_host,
+        metrics_port=metrics_port,
+    )
 
 
 def _engine(args: argparse.Namespace) -> Any:
@@ -173,6 +201,8 @@ def format_card(card: dict[str, Any]) -> str:
 def replay(args: argparse.Namespace) -> int:
     """Posts fixture requests to a running service and prints the cards readably. Exits 1 when
     any call did not answer 200, unless --allow-errors."""
+    import requests  # here, not at the top: `serve` patches the standard library first
+
     paths: list[Path] = []
     for name in args.fixtures:
         path = Path(name)
@@ -239,14 +269,34 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "serve",
         help="serve the CDS Hooks API with gunicorn",
-        description="Serve the CDS Hooks API with gunicorn. Settings come from CDS_* "
-        "environment variables (README, docs/deploying.md); CDS_DEV_MODE=1 for development.",
+        description="Serve the CDS Hooks API with gunicorn (gevent workers). Settings come "
+        "from CDS_* environment variables (README, docs/deploying.md); CDS_DEV_MODE=1 for "
+        "development.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on")
     p.add_argument("--port", type=int, default=8080, help="port to listen on")
-    p.add_argument("--workers", type=int, default=2, help="worker processes")
-    p.add_argument("--threads", type=int, default=4, help="threads per worker")
+    p.add_argument("--workers", type=int, default=2, help="processes; one per CPU core")
+    p.add_argument(
+        "--connections", type=int, default=1000, help="open connections per worker (gevent)"
+    )
+    p.add_argument(
+        "--keepalive", type=int, default=5,
+        help="seconds a connection may wait for a request's headers (idle or slow clients)",
+    )
+    p.add_argument(
+        "--read-timeout", type=float, default=10.0,
+        help="seconds a request body may make no progress before the connection is closed",
+    )
+    p.add_argument(
+        "--worker-timeout", type=int, default=30,
+        help="a worker silent for this long is restarted",
+    )
+    p.add_argument("--metrics-host", default="127.0.0.1", help="where /metrics listens")
+    p.add_argument(
+        "--metrics-port", type=int, default=int(os.environ.get("CDS_METRICS_PORT", 9464)),
+        help="port of /metrics, apart from the service port; 0: off (CDS_METRICS_PORT)",
+    )
     p.set_defaults(func=serve)
     p = sub.add_parser("replay", help="post fixture requests to a running service")
     p.add_argument("url", help="base URL of the service, e.g. http://127.0.0.1:8080")

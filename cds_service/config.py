@@ -84,7 +84,10 @@ class Settings:
     fhir_max_pages: int = 20  # CDS_FHIR_MAX_PAGES: per prefetch key, the first page included
     fhir_page_size: int = 1000  # CDS_FHIR_PAGE_SIZE: `_count` asked for; 0 = server's default
     fhir_max_retries: int = 2  # CDS_FHIR_MAX_RETRIES: for 429 and 503, inside the budget
-    fhir_concurrency: int = 8  # CDS_FHIR_CONCURRENCY: parallel requests per worker
+    # CDS_FHIR_CONCURRENCY: parallel requests per worker, all calls together. A waiting request
+    # is a greenlet under the server's gevent workers: enough that one EHR's hanging server
+    # does not starve the other calls' fetches.
+    fhir_concurrency: int = 64
     fhir_max_response_bytes: int = 20 * 1024 * 1024  # CDS_FHIR_MAX_RESPONSE_BYTES, per page
     fhir_ca_bundle: str | None = None  # CDS_FHIR_CA_BUNDLE: PEM file or folder (hospital PKI)
     clinic_phone: str | None = None  # CDS_CLINIC_PHONE: on the patient page's "When to get help"
@@ -124,7 +127,7 @@ class Settings:
             "fhir_max_pages": _int("CDS_FHIR_MAX_PAGES", 20, minimum=1),
             "fhir_page_size": _int("CDS_FHIR_PAGE_SIZE", 1000),
             "fhir_max_retries": _int("CDS_FHIR_MAX_RETRIES", 2),
-            "fhir_concurrency": _int("CDS_FHIR_CONCURRENCY", 8, minimum=1),
+            "fhir_concurrency": _int("CDS_FHIR_CONCURRENCY", 64, minimum=1),
             "fhir_max_response_bytes": _int(
                 "CDS_FHIR_MAX_RESPONSE_BYTES", 20 * 1024 * 1024, minimum=1024
             ),

@@ -9,14 +9,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import requests
 
-# The education page is public: a readiness probe that needs no token.
-READY_PATH = "/education/lumbar-sympathetic-block"
+READY_PATH = "/readyz"  # outside the JWT check
 
 
 def free_port() -> int:
@@ -31,16 +30,19 @@ def served(
     *,
     port: int | None = None,
     workers: int = 1,
-    threads: int = 4,
+    metrics_port: int = 0,
+    server_args: Sequence[str] = (),
     inherit_env: bool = True,
     timeout: float = 30,
     log_path: Path | None = None,
 ) -> Iterator[str]:
     """Yields the base URL of the service started with `env` (added to this process's
     environment unless `inherit_env` is false), its stderr going to `log_path` if given.
+    `metrics_port` 0 leaves /metrics off; `server_args` are more `cds-service serve` options.
     Stops it on exit."""
     port = port or free_port()
-    args = ["serve", "--port", str(port), "--workers", str(workers), "--threads", str(threads)]
+    args = ["serve", "--port", str(port), "--workers", str(workers)]
+    args += ["--metrics-port", str(metrics_port), *server_args]
     # A file, not a pipe nobody reads: it cannot fill up.
     with open(log_path, "w+b") if log_path else tempfile.TemporaryFile() as log:
         proc = subprocess.Popen(

@@ -86,7 +86,7 @@ def test_serve_help_shows_the_defaults() -> None:
         [sys.executable, "-m", "cds_service.cli", "serve", "--help"],
         capture_output=True, text=True, timeout=60, check=True,
     )
-    for default in ("(default: 127.0.0.1)", "(default: 8080)", "(default: 2)", "(default: 4)"):
+    for default in ("(default: 127.0.0.1)", "(default: 8080)", "(default: 2)", "(default: 1000)"):
         assert default in result.stdout
 
 

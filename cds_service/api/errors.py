@@ -9,7 +9,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, jsonify
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import ClientDisconnected, HTTPException
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +20,7 @@ ISSUE_CODE = {
     403: "forbidden",
     404: "not-found",
     405: "not-supported",
+    408: "timeout",
     412: "incomplete",
     413: "too-long",
     415: "not-supported",
@@ -68,6 +69,12 @@ def register_error_handlers(app: Flask) -> None:
         response = error_response(exc.status, exc.message, exc.problems)
         response.headers.update(exc.headers)
         return response
+
+    @app.errorhandler(ClientDisconnected)
+    def body_cut_short(exc: ClientDisconnected) -> Response:
+        if isinstance(exc.__context__, TimeoutError):  # the server's read timeout (--read-timeout)
+            return error_response(408, "The request body stopped arriving; send it again.")
+        return error_response(400, "The request body ended before its declared length.")
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:

@@ -15,9 +15,10 @@ from cards import render_card
 from cds_service import services
 from cds_service.api.errors import CdsError
 from cds_service.api.json_body import read_json_body
-from cds_service.api.schemas import HookRequestSchema, flatten
+from cds_service.api.schemas import HOOK_REQUEST, flatten
 from cds_service.data.loader import DataUnavailable, RecordFetcher, load_record
 from cds_service.knowledge import load_knowledge
+from cds_service.metrics import CARDS
 
 if TYPE_CHECKING:
     from cds_service.quieting import Quieting
@@ -60,7 +61,7 @@ def call_service(service_id: str) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise CdsError(400, "The request body must be a JSON object.")
     try:
-        call = HookRequestSchema().load(body)
+        call = HOOK_REQUEST.load(body)
     except ValidationError as exc:
         raise CdsError(400, "The hook request is invalid.", flatten(exc.messages)) from None
     if call.hook != service.hook:
@@ -88,6 +89,8 @@ def call_service(service_id: str) -> dict[str, Any]:
         decisions = quieting.quiet(decisions, patient_key)
     base = links_base_url()
     cards = [render_card(d, base, knowledge.version) for d in decisions]
+    for card in cards:
+        CARDS.labels(card["source"]["topic"]["code"]).inc()
     cards_issued.send(
         current_app._get_current_object(),
         service=service,

@@ -97,9 +97,11 @@ class OrderSelectContextSchema(OrderContextSchema):
             )
 
 
-CONTEXT_SCHEMAS: dict[str, type[Schema]] = {
-    "order-select": OrderSelectContextSchema,
-    "order-sign": OrderContextSchema,
+# Instances, built once: a schema holds no per-call state, and building one costs more than
+# validating a typical context.
+CONTEXT_SCHEMAS: dict[str, Schema] = {
+    "order-select": OrderSelectContextSchema(),
+    "order-sign": OrderContextSchema(),
 }
 
 
@@ -120,6 +122,8 @@ class PrefetchField(fields.Dict):
 
 
 class HookRequestSchema(Lenient):
+    """Use `HOOK_REQUEST`, the one instance (schemas hold no per-call state)."""
+
     hook = fields.String(required=True)
     hookInstance = fields.UUID(required=True)
     context = fields.Dict(required=True)
@@ -137,7 +141,7 @@ class HookRequestSchema(Lenient):
         schema = CONTEXT_SCHEMAS.get(data.get("hook", ""))
         if schema is None or "context" not in data:
             return
-        errors = schema().validate(data["context"])
+        errors = schema.validate(data["context"])
         if errors:
             raise ValidationError({"context": errors})
 
@@ -151,6 +155,9 @@ class HookRequestSchema(Lenient):
             fhir_server=data.get("fhirServer"),
             fhir_authorization=data.get("fhirAuthorization"),
         )
+
+
+HOOK_REQUEST = HookRequestSchema()
 
 
 # --- the response -------------------------------------------------------------------------

@@ -40,6 +40,7 @@ from cds_service.data.fhir_servers import (
 from cds_service.data.prefetch import next_link, render_template
 from cds_service.data.record import Gap, PatientRecord, Resource
 from cds_service.hook_call import HookCall
+from cds_service.metrics import FHIR_FETCHES
 from cds_service.terminology import as_list
 
 log = logging.getLogger(__name__)
@@ -153,6 +154,7 @@ class FhirRecordFetcher:
             pages = result if isinstance(result, Pages) else Pages(failure=result)
             self._apply(record, key, pages, pages_before[key])
             outcomes.append(f"{key}={_outcome(pages)}")
+            FHIR_FETCHES.labels(key, _kind(pages.failure, pages.next_url)).inc()
         return outcomes
 
     def _search_url(self, template: str, call: HookCall, query: Query) -> str | None:
@@ -228,6 +230,8 @@ class FhirRecordFetcher:
             if isinstance(medication, dict):
                 record.medications[ref] = medication
                 read += 1
+            failure = medication if isinstance(medication, Failure) else None
+            FHIR_FETCHES.labels("Medication", _kind(failure, None)).inc()
         # Unread ones stay unresolved: facts/medications.py reports each record as a problem.
         return [f"medications={read}/{len(wanted)}"]
 
@@ -247,11 +251,13 @@ class FhirRecordFetcher:
         if not jobs:
             return {}
         futures: dict[str, Future[T]] = {k: self.executor().submit(j) for k, j in jobs.items()}
-        wait(futures.values(), timeout=deadline.remaining() + GRACE_S)
+        wait(futures.values(), timeout=deadline.remaining())
+        for future in futures.values():
+            future.cancel()  # one still queued never starts; a running one ends by its timeouts
+        wait([f for f in futures.values() if not f.done()], timeout=GRACE_S)
         results: dict[str, T | Failure] = {}
         for key, future in futures.items():
-            if not future.done():
-                future.cancel()  # a queued one never starts; a running one ends by its timeouts
+            if future.cancelled() or not future.done():
                 results[key] = Failure(FailureKind.TIMEOUT)
             elif (error := future.exception()) is not None:
                 # A bug or an answer shaped beyond our checks: the type only, never the message.
@@ -329,6 +335,13 @@ def _outcome(pages: Pages) -> str:
         return f"capped/{len(pages.bundles)}p"
     status = f"-{pages.failure.status}" if pages.failure.status else ""
     return f"{pages.failure.kind.name.lower()}{status}/{len(pages.bundles)}p"
+
+
+def _kind(failure: Failure | None, next_url: str | None) -> str:
+    """For the metrics: ok, capped (page cap reached) or the failure's kind."""
+    if failure is None:
+        return "ok" if next_url is None else "capped"
+    return failure.kind.name.lower()
 
 
 def _origin(base_url: BaseUrl | None) -> str:

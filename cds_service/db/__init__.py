@@ -79,8 +79,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def _sqlite_begin(connection: Any) -> None:
     # A deferred transaction that reads, then writes after another process committed, fails
     # at once in WAL mode (SQLITE_BUSY_SNAPSHOT, no waiting). Taking the write lock at BEGIN
-    # makes concurrent writers queue (busy_timeout) instead, so no feedback is lost.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # makes concurrent writers queue (busy_timeout) instead, so no feedback is lost. A
+    # transaction that only reads (`reader`) takes no lock: it must not queue behind writers.
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+READ_ONLY = "cds_read_only"
+
+
+def reader(engine: Engine) -> Engine:
+    """The engine for transactions that only read (a lookup on every hook call, a health
+    probe): on SQLite they take no write lock. Never write through it."""
+    return engine.execution_options(**{READ_ONLY: True})
 
 
 def make_engine(url: str | URL) -> Engine:

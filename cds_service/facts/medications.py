@@ -129,10 +129,7 @@ def read_medications(
         if not collect_support:
             continue
         keys = [kn.systems.key(s, c) for s, c in concept.keys]
-        for group in (*kn.treatments, kn.opioids):
-            if group.matches(keys, concept.text):
-                current = bool(counts)
-                support.append(
-                    SupportFact(group.label, concept.label or group.label, current, origin)
-                )
+        for group in kn.support_groups(keys, concept.text):
+            current = bool(counts)
+            support.append(SupportFact(group.label, concept.label or group.label, current, origin))
     return drugs, support, problems

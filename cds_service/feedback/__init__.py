@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, g
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from cds_service.api.routes import cards_issued
 from cds_service.feedback.routes import bp
@@ -41,18 +40,13 @@ def record_issued_cards(
     store: FeedbackStore | None = sender.extensions.get("cds_feedback")
     if store is None or not cards:
         return
-    try:
-        store.record_cards(
-            service.id,
-            call.hook_instance,
-            cards,
-            issuer=g.get("cds_issuer"),
-            tenant=g.get("cds_tenant") or "unknown",
-            patient_keys=patient_keys,
-        )
-    except SQLAlchemyError as exc:
-        # The clinician still gets the cards; feedback on them will be refused as unknown.
-        log.error(
-            "could not record %d issued card(s) of service %s: %s",
-            len(cards), service.id, type(exc).__name__,
-        )
+    # Written now, or in the next batch when the server runs the writer in the background;
+    # a database error is logged there (the clinician still gets the cards).
+    store.record_cards(
+        service.id,
+        call.hook_instance,
+        cards,
+        issuer=g.get("cds_issuer"),
+        tenant=g.get("cds_tenant") or "unknown",
+        patient_keys=patient_keys,
+    )

@@ -20,6 +20,7 @@ from cds_service.api.routes import lookup_service
 from cds_service.api.schemas import flatten
 from cds_service.feedback.schemas import FeedbackRequestSchema
 from cds_service.feedback.store import FeedbackRejected, FeedbackStore
+from cds_service.metrics import FEEDBACK
 
 log = logging.getLogger(__name__)
 bp = Blueprint("cds_feedback", __name__)
@@ -68,6 +69,8 @@ def feedback(service_id: str) -> dict[str, Any]:
         raise CdsError(
             400, "The feedback does not match the cards this service issued.", exc.problems
         ) from None
+    for item in items:
+        FEEDBACK.labels(item.outcome).inc()
     # Counts and outcomes only: never the comment a clinician typed.
     log.info(
         "feedback: service=%s tenant=%s received=%d stored=%d outcomes=%s",

@@ -9,6 +9,7 @@ outcome and time) is kept once, which also makes concurrent resends from several
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from sqlalchemy import Engine, Insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from cds_service.feedback.issued import IssuedCardWriter
 from cds_service.feedback.models import CardFeedback, IssuedCard
 from cds_service.feedback.schemas import FeedbackItem
 
@@ -30,9 +32,10 @@ log = logging.getLogger(__name__)
 class FeedbackRejected(Exception):
     """Some items do not match what was issued: `problems` names each (path → message)."""
 
-    def __init__(self, problems: dict[str, str]) -> None:
+    def __init__(self, problems: dict[str, str], unknown_cards: bool = False) -> None:
         super().__init__("feedback rejected")
         self.problems = problems
+        self.unknown_cards = unknown_cards  # some card was not (yet) recorded as issued
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,7 @@ class FeedbackStore:
     def __init__(self, engine: Engine, quieting: Quieting | None = None) -> None:
         self.engine = engine
         self.quieting = quieting
+        self.issued = IssuedCardWriter(self._insert_cards)
 
     def record_cards(
         self,
@@ -95,11 +99,33 @@ class FeedbackStore:
             if c.get("uuid")
         ]
         if rows:
-            with Session(self.engine) as session, session.begin():
-                session.execute(self._insert(IssuedCard).on_conflict_do_nothing(), rows)
+            self.issued.add(rows)  # now, or in the next batch in background mode
         return len(rows)
 
+    def _insert_cards(self, rows: list[dict[str, Any]]) -> None:
+        # Core, not the ORM: this runs for every hook call, and one INSERT is all it needs.
+        insert = self._insert(IssuedCard.__table__).on_conflict_do_nothing()
+        with self.engine.begin() as connection:
+            connection.execute(insert, rows)
+
     def submit(
+        self,
+        service_id: str,
+        items: Sequence[FeedbackItem],
+        issuer: str | None,
+        tenant: str,
+    ) -> Submitted:
+        self.issued.flush()  # a card this worker just issued is in the database first
+        try:
+            return self._submit(service_id, items, issuer, tenant)
+        except FeedbackRejected as exc:
+            if not (exc.unknown_cards and self.issued.background):
+                raise
+        # Another worker may still hold the card's record for its next batch.
+        time.sleep(2 * self.issued.delay)
+        return self._submit(service_id, items, issuer, tenant)
+
+    def _submit(
         self,
         service_id: str,
         items: Sequence[FeedbackItem],
@@ -124,7 +150,8 @@ class FeedbackStore:
             for index, item in enumerate(items):
                 problems.update(_mismatches(index, item, cards.get(item.card), service_id))
             if problems:
-                raise FeedbackRejected(problems)  # rolls the transaction back: nothing stored
+                unknown = any(item.card not in cards for item in items)
+                raise FeedbackRejected(problems, unknown)  # rolls back: nothing stored
             rows = [
                 {
                     "card_uuid": item.card,

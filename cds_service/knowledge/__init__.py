@@ -12,8 +12,8 @@ start-up instead of silently dropping a warning.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -33,6 +33,7 @@ from cds_service.knowledge.base import (
     WORD,
     CodeGroup,
     KnowledgeError,
+    MatchCache,
     Reader,
     Source,
 )
@@ -127,19 +128,41 @@ class Knowledge:
     pathway: Pathway
     protocol: Protocol | None = None  # the clinic's own, where CDS_LOCAL_PROTOCOL names one
 
-    def drug_by_name(self, text: str) -> list[Drug]:
-        """Drugs whose ingredient or brand name stands as whole words in free text.
+    # Matching results by medication text and codes: a long medication list repeats the same
+    # few medications thousands of times, and each is looked up once per process. (Fields, so
+    # that `with_protocol`'s copies share them: matching does not depend on the protocol.)
+    _by_name: MatchCache[str, tuple[Drug, ...]] = field(
+        default_factory=MatchCache, repr=False, compare=False
+    )
+    _by_concept: MatchCache[tuple[tuple[CodeKey, ...], str], tuple[CodeGroup, ...]] = field(
+        default_factory=MatchCache, repr=False, compare=False
+    )
 
-        Word lookup rather than one large regex: this runs for every medication record of a
-        patient with thousands of them.
-        """
+    def drug_by_name(self, text: str) -> list[Drug]:
+        """Drugs whose ingredient or brand name stands as whole words in free text."""
+        drugs = self._by_name.get(text)
+        if drugs is None:
+            drugs = self._by_name.put(text, self._drugs_named_in(text))
+        return list(drugs)
+
+    def _drugs_named_in(self, text: str) -> tuple[Drug, ...]:
         words = WORD.findall(text.lower())
         found = [w for w in words if w in self.drug_names]
-        if any(" " in n for n in self.drug_names):
-            joined = f" {' '.join(words)} "
-            found += [n for n in self.drug_names if " " in n and f" {n} " in joined]
-        drugs = {self.drug_names[n].id: self.drug_names[n] for n in found}
-        return list(drugs.values())
+        joined = f" {' '.join(words)} "
+        found += [n for n in self.drug_names if " " in n and f" {n} " in joined]
+        return tuple({self.drug_names[n].id: self.drug_names[n] for n in found}.values())
+
+    def support_groups(self, keys: Iterable[CodeKey], text: str) -> tuple[CodeGroup, ...]:
+        """The conservative-treatment and opioid groups a medication (its normalised codes
+        and its text) belongs to, in the order of `treatments`, then opioids."""
+        concept = (tuple(keys), text)
+        groups = self._by_concept.get(concept)
+        if groups is None:
+            groups = self._by_concept.put(
+                concept,
+                tuple(g for g in (*self.treatments, self.opioids) if g.matches(*concept)),
+            )
+        return groups
 
     def holds_for(self, drug: Drug) -> tuple[Hold, ...]:
         """Every hold rule that applies to `drug`, the one to follow first: the clinic's

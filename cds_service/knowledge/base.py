@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import yaml
 
@@ -21,6 +21,28 @@ from cds_service.terminology import Code, CodeKey, CodeSystems
 KNOWLEDGE_DIR = Path(__file__).parent
 VALUESET_DIR = KNOWLEDGE_DIR / "valuesets"
 WORD = re.compile(r"[a-z0-9]+")
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class MatchCache(Generic[K, V]):
+    """A bounded memo of matching results. Emptied when full: the medications of real
+    patients repeat, and a flood of distinct texts must not grow a worker's memory."""
+
+    def __init__(self, max_entries: int = 20_000) -> None:
+        self.max_entries = max_entries
+        self._entries: dict[K, V] = {}
+
+    def get(self, key: K) -> V | None:
+        return self._entries.get(key)
+
+    def put(self, key: K, value: V) -> V:
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[key] = value
+        return value
 
 
 class KnowledgeError(RuntimeError):

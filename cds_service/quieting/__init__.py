@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from cards.render import kinds as card_kinds
 from cards.render import template
 from cds_service.config import ConfigError, Settings
+from cds_service.db import reader
 from cds_service.decisions import CardDecision
 from cds_service.feedback.models import CardFeedback, IssuedCard
 from cds_service.hook_call import HookCall
@@ -100,7 +101,7 @@ class Quieting:
         if not kinds:
             return list(decisions)
         try:
-            with Session(self.engine) as session:
+            with Session(reader(self.engine)) as session:
                 quiet = set(
                     session.scalars(
                         select(QuietedCard.kind)

@@ -21,14 +21,16 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from cds_service.api.errors import CdsError
 from cds_service.config import Settings
+from cds_service.metrics import TOKEN_REFUSALS
 from cds_service.security.jwt_verify import AuthFailure, TokenVerifier, loggable
 from cds_service.security.trusted_clients import TrustedClients
 
 log = logging.getLogger(__name__)
 
-# Patient-information pages, and the sandbox page (its own switch, CDS_SANDBOX, decides whether
-# it exists: a clinician's browser has no token). The hook calls it makes still need one.
-PUBLIC_BLUEPRINTS = frozenset({"education", "sandbox"})
+# Health probes, patient-information pages, and the sandbox page (its own switch, CDS_SANDBOX,
+# decides whether it exists: a clinician's browser has no token). The hook calls it makes
+# still need one.
+PUBLIC_BLUEPRINTS = frozenset({"education", "sandbox", "health"})
 DEV_TENANT = "development"
 
 
@@ -76,6 +78,7 @@ def endpoint_urls(settings: Settings) -> list[str]:
 
 
 def _refuse(failure: AuthFailure) -> CdsError:
+    TOKEN_REFUSALS.labels(failure.reason).inc()
     log.warning(
         "call refused: reason=%s: %s; %s %s from %s",
         failure.reason,

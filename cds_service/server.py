@@ -1,0 +1,147 @@
+"""The production server model: gunicorn with gevent workers.
+
+A worker serves many connections at once on one OS thread: a connection waiting for its client
+(idle, or trickling a body) or for the EHR's FHIR server costs a greenlet, not a thread, so
+slow peers cannot starve the calls behind them. Blocking calls cooperate because the standard
+library is patched (`cooperative()`) before anything that opens a socket or a lock is imported:
+`requests` (FHIR fetch, JWK Sets), psycopg 3 (it picks its gevent-aware wait function when it
+sees the patch), SQLAlchemy's pool and the fetcher's thread pool (its threads become greenlets).
+
+Every connection is bounded in time: a request's headers must arrive within `keepalive`
+seconds of the connection opening or of the previous answer, and each read of a request body
+must make progress within `read_timeout` seconds, else the connection is closed.
+
+The app is built once in the arbiter (`preload`), so each worker starts with the knowledge,
+card templates and FHIR models loaded and warmed, then forks: the first call to a worker costs
+what any other call costs.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def cooperative() -> None:
+    """Makes the standard library cooperative (gevent). Must run before the app is imported;
+    calling it again is harmless."""
+    from gevent import monkey
+
+    if not monkey.is_module_patched("socket"):
+        monkey.patch_all()
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 2  # one per core: each worker is single-threaded
+    connections: int = 1000  # open connections per worker (gevent pool size)
+    keepalive: int = 5  # seconds for a request's headers to arrive, idle or trickling
+    read_timeout: float = 10.0  # seconds a request body may make no progress
+    timeout: int = 30  # a worker that does not check in for this long is restarted
+    graceful_timeout: int = 20  # on stop, to finish the calls in progress
+    metrics_host: str | None = "127.0.0.1"  # None: no metrics listener
+    metrics_port: int = 9464
+    access_log: bool = True
+
+    @property
+    def metrics_enabled(self) -> bool:
+        return self.metrics_host is not None and self.metrics_port > 0
+
+
+def prepare_metrics_dir() -> str:
+    """prometheus-client's multiprocess mode: every worker writes its series to files in one
+    folder, which the metrics endpoint adds up. Must be set before prometheus_client is
+    imported; emptied at start so a previous run's counts do not leak in."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
+        os.makedirs(folder, exist_ok=True)
+    else:
+        folder = tempfile.mkdtemp(prefix="cds-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+        atexit.register(_remove_if_master, folder, os.getpid())  # ours: gone with us
+    return folder
+
+
+def _remove_if_master(folder: str, master: int) -> None:
+    if os.getpid() == master:  # workers inherit atexit handlers: only the arbiter cleans up
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def run(
+    app: WsgiApp,
+    options: ServerOptions,
+    on_worker_start: Callable[[], None] | None = None,
+    on_worker_exit: Callable[[], None] | None = None,
+) -> None:
+    """Serves `app` (already built: preloaded) until stopped. Call `cooperative()` first.
+    `on_worker_start` runs in each worker after the fork, before it accepts a connection;
+    `on_worker_exit` as it stops (e.g. to write what it holds)."""
+    import gevent
+    from gunicorn.app.base import BaseApplication
+    from gunicorn.workers.base_async import AsyncWorker
+    from gunicorn.workers.ggevent import GeventWorker
+
+    class Worker(GeventWorker):
+        def handle(self, listener: Any, client: Any, addr: Any) -> None:
+            # gevent's worker makes each connection blocking without limit; a read timeout
+            # instead closes a connection whose body stops arriving.
+            client.settimeout(options.read_timeout)
+            AsyncWorker.handle(self, listener, client, addr)
+
+        def handle_request(self, listener_name: Any, req: Any, sock: Any, addr: Any) -> Any:
+            try:
+                return super().handle_request(listener_name, req, sock, addr)
+            finally:
+                # Let the other connections' requests go first. Without this, a client that
+                # sends its next request as soon as it has the answer (loopback, a busy EHR)
+                # finds it already read, and keeps the worker while the others wait.
+                gevent.sleep(0)
+
+    binds = [f"{options.host}:{options.port}"]
+    if options.metrics_enabled:
+        if options.metrics_port == options.port:
+            raise ValueError("the metrics port must differ from the service port")
+        binds.append(f"{options.metrics_host}:{options.metrics_port}")
+
+    class Server(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type hints
+        def load_config(self) -> None:
+            self.cfg.set("bind", binds)
+            self.cfg.set("workers", options.workers)
+            self.cfg.set("worker_class", Worker)
+            self.cfg.set("worker_connections", options.connections)
+            self.cfg.set("keepalive", options.keepalive)
+            self.cfg.set("timeout", options.timeout)
+            self.cfg.set("graceful_timeout", options.graceful_timeout)
+            self.cfg.set("preload_app", True)
+            self.cfg.set("control_socket_disable", True)  # unused; one shared path per user
+            self.cfg.set("child_exit", _forget_worker_metrics)
+            if on_worker_start is not None:
+                self.cfg.set("post_worker_init", lambda _worker: on_worker_start())
+            if on_worker_exit is not None:
+                self.cfg.set("worker_exit", lambda _server, _worker: on_worker_exit())
+            if options.access_log:
+                self.cfg.set("accesslog", "-")
+                # Paths only: no query strings, no bodies, no tokens.
+                self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms')
+
+        def load(self) -> WsgiApp:
+            return app
+
+    Server().run()
+
+
+def _forget_worker_metrics(_server: Any, worker: Any) -> None:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -1,0 +1,46 @@
+"""Helpers for tests of the server model: raw connections and a FHIR server that never answers."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+from fixture_files import fixture_request
+
+
+def connect(url: str) -> socket.socket:
+    parts = urlsplit(url)
+    sock = socket.create_connection((parts.hostname, parts.port), timeout=30)
+    return sock
+
+
+def read_until_closed(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection (socket timeout: 30 s)."""
+    received = b""
+    while chunk := sock.recv(65536):
+        received += chunk
+    return received
+
+
+@contextmanager
+def silent_fhir_server() -> Iterator[str]:
+    """A FHIR base URL whose server accepts connections (the kernel's backlog) and never
+    answers a byte: the EHR's FHIR server hanging."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(512)
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/fhir"
+    finally:
+        listener.close()
+
+
+def fetching_call(fhir_server: str) -> dict[str, Any]:
+    """Fixture 01 without prefetch: the service must fetch everything from `fhir_server`."""
+    body = fixture_request("01-crps-left-apixaban")
+    body.pop("prefetch")
+    body["fhirServer"] = fhir_server
+    return body

@@ -1,0 +1,24 @@
+"""The warm-up run before the server forks goes through the whole pipeline and stores nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import Flask
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from cds_service.feedback.models import IssuedCard
+from cds_service.warmup import warm_up
+
+
+def test_warm_up_renders_cards_for_every_service_and_records_none(
+    make_app: Callable[..., Flask],
+) -> None:
+    app = make_app(dev_mode=True)
+    kinds = warm_up(app)
+    # Both ways a call reaches the cards: an opioid ordered (the suggestion), the block ordered
+    # with the drug active (the bleeding-risk card); for each service.
+    assert kinds.count("lsb-suggestion") >= 1 and kinds.count("lsb-bleeding-risk") >= 2
+    with Session(app.extensions["cds_db"]) as session:
+        assert session.scalar(select(func.count()).select_from(IssuedCard)) == 0
