@@ -9,7 +9,7 @@ from flask import Flask
 
 from cds_service.api import routes
 from cds_service.api.errors import register_error_handlers
-from cds_service.config import ConfigError, Settings
+from cds_service.config import ConfigError, Settings, clock_for
 from cds_service.data.fetcher import FhirRecordFetcher
 from cds_service.db import default_database_url, make_engine, safe_url
 from cds_service.db.migrate import current_revision, head_revision, upgrade
@@ -33,6 +33,9 @@ def create_app(**overrides: Any) -> Flask:
     app.json.sort_keys = False  # keep cards' fields in the spec's order
     logging.getLogger("cds_service").setLevel(logging.INFO)
     load_knowledge()  # a malformed knowledge release stops start-up, not a later hook call
+    # The time of each hook call, for the date rules: tests and demos set it, rules never read
+    # the wall clock themselves.
+    app.extensions["cds_clock"] = settings.extra.get("clock") or clock_for(settings)
     app.extensions["cds_record_fetcher"] = FhirRecordFetcher(settings)
 
     engine = make_engine(settings.database_url or default_database_url(app.instance_path))

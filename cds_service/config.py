@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -19,6 +21,19 @@ def _list(name: str) -> tuple[str, ...]:
 def _number(name: str, default: float) -> float:
     value = os.environ.get(name)
     return default if value is None or not value.strip() else float(value)
+
+
+def _instant(name: str) -> datetime | None:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an ISO 8601 time, got {raw!r}") from None
+    if value.tzinfo is None:
+        raise ValueError(f"{name} needs a UTC offset (e.g. Z or +01:00), got {raw!r}")
+    return value
 
 
 class ConfigError(RuntimeError):
@@ -69,6 +84,9 @@ class Settings:
     fhir_ca_bundle: str | None = None  # CDS_FHIR_CA_BUNDLE: PEM file or folder (hospital PKI)
     sandbox: bool = False  # CDS_SANDBOX: the sandbox page outside development mode
     sandbox_fixtures: str | None = None  # CDS_SANDBOX_FIXTURES: folder of hook request files
+    # CDS_FIXED_NOW: development mode only, the time every hook call is taken to happen at
+    # (ISO 8601 with a UTC offset), so demos and browser tests of the date rules repeat.
+    fixed_now: datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -104,6 +122,7 @@ class Settings:
             "fhir_ca_bundle": os.environ.get("CDS_FHIR_CA_BUNDLE") or None,
             "sandbox": _flag("CDS_SANDBOX"),
             "sandbox_fixtures": os.environ.get("CDS_SANDBOX_FIXTURES") or None,
+            "fixed_now": _instant("CDS_FIXED_NOW"),
         }
         known = {f.name for f in fields(cls)}
         values.update({k: v for k, v in overrides.items() if k in known})
@@ -113,3 +132,13 @@ class Settings:
     @property
     def sandbox_enabled(self) -> bool:
         return self.dev_mode or self.sandbox
+
+
+def clock_for(settings: Settings) -> Callable[[], datetime]:
+    """The clock of the hook calls: the wall clock, or CDS_FIXED_NOW in development mode."""
+    fixed = settings.fixed_now
+    if fixed is None:
+        return lambda: datetime.now(UTC)
+    if not settings.dev_mode:
+        raise ConfigError("CDS_FIXED_NOW is for development mode only (CDS_DEV_MODE=1)")
+    return lambda: fixed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 
@@ -24,6 +25,8 @@ class HookCall:
     prefetch: dict[str, Any] | None = None
     fhir_server: str | None = None
     fhir_authorization: FhirAuthorization | None = None
+    # When the EHR called: from the app's clock (`cds_clock`), never read by a rule itself.
+    called_at: datetime | None = None
 
     @property
     def patient_id(self) -> str:
@@ -31,7 +34,15 @@ class HookCall:
 
     @property
     def draft_orders(self) -> list[dict[str, Any]]:
-        bundle = self.context.get("draftOrders") or {}
+        return self._bundle_resources("draftOrders")
+
+    @property
+    def appointments(self) -> list[dict[str, Any]]:
+        """appointment-book: the proposed Appointments being booked."""
+        return self._bundle_resources("appointments")
+
+    def _bundle_resources(self, key: str) -> list[dict[str, Any]]:
+        bundle = self.context.get(key) or {}
         return [
             e["resource"]
             for e in bundle.get("entry") or ()

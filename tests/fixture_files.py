@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,24 @@ def fixture_expected(name: str) -> dict[str, Any]:
     return json.loads((FIXTURES / "expected" / f"{name}.json").read_text(encoding="utf-8"))
 
 
+# The time every fixture with date rules is called at (each such expected file states it as
+# "now"); the live server of the browser tests runs with this clock too (CDS_FIXED_NOW).
+FIXTURE_NOW = "2026-12-01T09:00:00Z"
+SERVICES = {
+    "order-select": "lsb-order-select",
+    "order-sign": "lsb-order-sign",
+    "appointment-book": "lsb-appointment-book",
+}
+
+
 def service_for(body: dict[str, Any]) -> str:
-    return "lsb-order-select" if body.get("hook") == "order-select" else "lsb-order-sign"
+    return SERVICES.get(str(body.get("hook")), "lsb-order-sign")
+
+
+def fixture_now(name: str) -> datetime | None:
+    """The time the fixture's call happens at, when its cards depend on it."""
+    now = fixture_expected(name).get("now")
+    return datetime.fromisoformat(now) if now else None
 
 
 def card_kind(card: dict[str, Any]) -> str:

@@ -3,30 +3,54 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from datetime import datetime
+from typing import Any, cast
 
 import pytest
 from fhir.resources.R4B.servicerequest import ServiceRequest
+from flask import Flask
 from flask.testing import FlaskClient
 
 from cds_service.api.schemas import ResponseSchema
 
-from fixture_files import NAMES, card_kind, fixture_expected, fixture_request, service_for
+from fixture_files import (
+    FIXTURE_NOW,
+    NAMES,
+    card_kind,
+    fixture_expected,
+    fixture_now,
+    fixture_request,
+    service_for,
+)
 
 
-def post(client: FlaskClient, body: dict[str, Any]) -> Any:
+def post(client: FlaskClient, body: dict[str, Any], now: datetime | None = None) -> Any:
+    if now is not None:  # the call happens at the fixture's stated time, never the wall clock
+        app = cast(Flask, client.application)
+        app.extensions["cds_clock"] = lambda: now
     return client.post(f"/cds-services/{service_for(body)}", json=body)
 
 
 def test_there_are_enough_fixtures() -> None:
     assert len(NAMES) >= 20
+    booking = [n for n in NAMES if fixture_request(n)["hook"] == "appointment-book"]
+    assert len(booking) >= 6
+
+
+def test_fixtures_with_date_rules_share_the_browser_tests_clock() -> None:
+    """The live server of the browser tests runs at FIXTURE_NOW: every stated time must be it."""
+    stated = {n: fixture_expected(n)["now"] for n in NAMES if "now" in fixture_expected(n)}
+    assert stated and set(stated.values()) == {FIXTURE_NOW}
+    for name in NAMES:
+        if fixture_request(name)["hook"] == "appointment-book":
+            assert name in stated, f"{name}: its cards depend on the time of the call"
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_fixture_gets_its_expected_cards(client: FlaskClient, name: str) -> None:
     body = fixture_request(name)
     expected = fixture_expected(name)
-    response = post(client, body)
+    response = post(client, body, fixture_now(name))
     assert response.status_code == expected["status"], response.get_json()
     if expected["status"] != 200:
         assert response.get_json()["resourceType"] == "OperationOutcome"
@@ -37,8 +61,13 @@ def test_fixture_gets_its_expected_cards(client: FlaskClient, name: str) -> None
     got = Counter((card_kind(c), c["indicator"]) for c in cards)
     want = Counter((c["kind"], c["indicator"]) for c in expected["cards"])
     assert got == want
+    seen: Counter[str] = Counter()
     for card_spec in expected["cards"]:
-        card = next(c for c in cards if card_kind(c) == card_spec["kind"])
+        # Several cards of one kind (a plan per booked block) come in order: the n-th spec of
+        # a kind describes the n-th card of that kind.
+        same_kind = [c for c in cards if card_kind(c) == card_spec["kind"]]
+        card = same_kind[seen[card_spec["kind"]]]
+        seen[card_spec["kind"]] += 1
         text = f"{card['summary']}\n{card.get('detail', '')}".lower()
         for mention in card_spec.get("mentions", []):
             assert mention.lower() in text, f"{card_spec['kind']} should mention {mention!r}"
@@ -47,11 +76,19 @@ def test_fixture_gets_its_expected_cards(client: FlaskClient, name: str) -> None
 @pytest.mark.parametrize("name", NAMES)
 def test_suggested_orders_are_valid_fhir(client: FlaskClient, name: str) -> None:
     body = fixture_request(name)
-    response = post(client, body)
+    response = post(client, body, fixture_now(name))
     for card in (response.get_json() or {}).get("cards", []):
         for suggestion in card.get("suggestions", []):
             for action in suggestion["actions"]:
-                if action["type"] == "create":
+                if action["type"] == "create" and card_kind(card) == "booking-preparation":
+                    follow_up = ServiceRequest.model_validate(action["resource"])
+                    assert follow_up.status == "draft"
+                    assert follow_up.occurrencePeriod is not None
+                    assert follow_up.occurrencePeriod.start < follow_up.occurrencePeriod.end
+                    assert follow_up.subject.reference == (
+                        f"Patient/{body['context']['patientId']}"
+                    )
+                elif action["type"] == "create":
                     order = ServiceRequest.model_validate(action["resource"])
                     assert order.status == "draft"
                     codes = {c.code for c in order.code.coding}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from typing import Any
 
 from flask import Blueprint, current_app, request
@@ -66,6 +67,7 @@ def call_service(service_id: str) -> dict[str, Any]:
         call = HookRequestSchema().load(body)
     except ValidationError as exc:
         raise CdsError(400, "The hook request is invalid.", flatten(exc.messages)) from None
+    call = replace(call, called_at=current_app.extensions["cds_clock"]())
     if call.hook != service.hook:
         raise CdsError(
             400,

@@ -2,9 +2,9 @@
 
 The YAML and value-set files beside this module are the knowledge; the loaders only read
 them (`antithrombotics.py`, `indications.py`, `procedure.py`, `support.py`, `triggers.py`,
-`record_rules.py`, sharing `base.py`). Loading is done once per process (`load_knowledge` is
-cached) and fails loudly on a malformed file, so a bad knowledge release stops the service at
-start-up instead of silently dropping a warning.
+`record_rules.py`, `pathway.py`, sharing `base.py`). Loading is done once per process
+(`load_knowledge` is cached) and fails loudly on a malformed file, so a bad knowledge release
+stops the service at start-up instead of silently dropping a warning.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from cds_service.knowledge.base import (
     Source,
 )
 from cds_service.knowledge.indications import Indication, LsbFit, load_indications
+from cds_service.knowledge.pathway import Pathway, load_pathway
 from cds_service.knowledge.procedure import load_procedure
 from cds_service.knowledge.record_rules import RecordRules, load_record_rules
 from cds_service.knowledge.support import load_support
@@ -51,6 +52,7 @@ __all__ = [
     "Knowledge",
     "KnowledgeError",
     "LsbFit",
+    "Pathway",
     "RecordRules",
     "Source",
     "Triggers",
@@ -65,6 +67,7 @@ FILES = (
     "support",
     "triggers",
     "record_rules",
+    "pathway",
 )
 
 
@@ -89,6 +92,7 @@ class Knowledge:
     opioids: CodeGroup
     triggers: Triggers
     rules: RecordRules
+    pathway: Pathway
     valuesets: tuple[str, ...]
 
     def drug_by_name(self, text: str) -> list[Drug]:
@@ -147,6 +151,7 @@ def _build() -> Knowledge:
         opioids=support.opioids,
         triggers=triggers,
         rules=load_record_rules(reader),
+        pathway=load_pathway(reader),
         valuesets=tuple(sorted(reader.valuesets_used)),
     )
 

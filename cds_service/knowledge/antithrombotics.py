@@ -91,7 +91,7 @@ class DrugIndex:
     by_id: Mapping[str, Drug]
 
 
-def _interval(raw: Any, where: str) -> Interval:
+def read_interval(raw: Any, where: str) -> Interval:
     if not isinstance(raw, Mapping):
         raise KnowledgeError(f"{where}: an interval is {{value, unit}}, got {raw!r}")
     value, unit, high = raw.get("value"), raw.get("unit"), raw.get("high")
@@ -107,7 +107,7 @@ def read_hold(raw: Mapping[str, Any], where: str, sources: Mapping[str, Source])
     policy = raw.get("policy")
     if policy not in POLICIES:
         raise KnowledgeError(f"{where}: hold policy must be one of {', '.join(POLICIES)}")
-    before = tuple(_interval(b, where) for b in raw.get("before") or ())
+    before = tuple(read_interval(b, where) for b in raw.get("before") or ())
     if (policy == "interval") != bool(before):
         raise KnowledgeError(f"{where}: a hold interval goes with policy 'interval' only")
     restart = raw.get("restart")
@@ -117,7 +117,7 @@ def read_hold(raw: Mapping[str, Any], where: str, sources: Mapping[str, Source])
     return Hold(
         policy=policy,
         before=before,
-        restart=_interval(restart, where) if restart is not None else None,
+        restart=read_interval(restart, where) if restart is not None else None,
         labs=labs,
         note=raw.get("note"),
         source=sources.get(raw.get("source", "")),

@@ -1,0 +1,150 @@
+"""When a lumbar sympathetic block is booked: a dated hold plan per appointment, a critical
+card when the booking leaves no time for the hold, preparation and after-care, and the spacing
+of a series. No wording here: that lives in `cards/`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from itertools import pairwise
+from typing import Any
+
+from cds_service.decisions.hold_dates import DatedHold, date_hold
+from cds_service.decisions.lsb import drugs_found
+from cds_service.decisions.model import CardDecision
+from cds_service.facts.appointments import AppointmentFact
+from cds_service.facts.model import DrugFact, Facts, Problem
+from cds_service.hook_call import HookCall
+from cds_service.knowledge import Drug, Hold, Knowledge
+
+UNDATED = datetime.min.replace(tzinfo=UTC)  # a sort key only: never compared as a date
+
+
+@dataclass(frozen=True)
+class DrugPlan:
+    drug: Drug
+    found: list[DrugFact]
+    hold: Hold | None  # the rule followed: the first of `holds_for`, None when none is known
+    dated: DatedHold | None  # None without an interval or without a start time
+
+    @property
+    def too_soon(self) -> bool:
+        return bool(self.dated and self.dated.too_soon)
+
+
+@dataclass(frozen=True)
+class BlockPlan:
+    appointment: AppointmentFact
+    number: int  # its place among the blocks booked in this call, in date order
+    drugs: list[DrugPlan] = field(default_factory=list)
+
+    @property
+    def too_soon(self) -> list[DrugPlan]:
+        return [d for d in self.drugs if d.too_soon]
+
+    @property
+    def day(self) -> date | None:
+        start = self.appointment.start
+        return start.date() if start else None
+
+
+@dataclass(frozen=True)
+class Spacing:
+    first: BlockPlan
+    second: BlockPlan
+    days: int  # calendar days between the two blocks
+
+
+def plan_drug(
+    drug: Drug, found: list[DrugFact], booked: AppointmentFact, kn: Knowledge, now: datetime
+) -> DrugPlan:
+    holds = kn.holds_for(drug)
+    hold = holds[0] if holds else None
+    before = hold.longest_before if hold and hold.required else None
+    dated = None
+    if before is not None and booked.start is not None:
+        restart = hold.restart if hold else None
+        dated = date_hold(before, restart, booked.start, booked.end, now)
+    return DrugPlan(drug, found, hold, dated)
+
+
+def _in_date_order(appointments: list[AppointmentFact]) -> list[AppointmentFact]:
+    """By start instant (offsets compared); those without a start last, as given."""
+    return sorted(appointments, key=lambda a: (a.start is None, a.start or UNDATED))
+
+
+def too_close(plans: list[BlockPlan], kn: Knowledge) -> list[Spacing]:
+    """Consecutive blocks booked closer than the pathway's follow-up after the earlier one."""
+    shortest = kn.pathway.follow_up.longest.days
+    days = [(p, p.day) for p in plans if p.day is not None]
+    return [
+        Spacing(first, second, (day2 - day1).days)
+        for (first, day1), (second, day2) in pairwise(days)
+        if (day2 - day1).days < shortest
+    ]
+
+
+def follow_up_request(call: HookCall, last: BlockPlan, kn: Knowledge) -> dict[str, Any] | None:
+    """The follow-up to schedule after the last block booked: an order with the pathway's
+    window, which the clinic's scheduling books (the EHR owns the calendar)."""
+    if last.day is None:
+        return None
+    window = kn.pathway.follow_up
+    order: dict[str, Any] = {
+        "resourceType": "ServiceRequest",
+        "status": "draft",
+        "intent": "order",
+        "code": {"text": f"Follow-up visit after {kn.procedure_label.lower()}"},
+        "subject": {"reference": f"Patient/{call.patient_id}"},
+        "occurrencePeriod": {
+            "start": (last.day + window.shortest).isoformat(),
+            "end": (last.day + window.longest).isoformat(),
+        },
+        "supportingInfo": [{"reference": last.appointment.reference}],
+    }
+    if encounter := call.context.get("encounterId"):
+        order["encounter"] = {"reference": f"Encounter/{encounter}"}
+    if requester := call.context.get("userId"):
+        order["requester"] = {"reference": requester}
+    return order
+
+
+def decide(
+    call: HookCall,
+    facts: Facts,
+    booked: list[AppointmentFact],
+    unreadable: list[Problem],
+    kn: Knowledge,
+) -> list[CardDecision]:
+    medication_problems = [p for p in facts.problems if p.affects_medications]
+    if not booked:
+        # Silence would read as "not a block": say which appointments could not be told apart.
+        return [CardDecision("data-quality", {"problems": unreadable})] if unreadable else []
+    now = call.called_at
+    if now is None:
+        raise ValueError("an appointment-book decision needs the time of the call")
+    drugs = drugs_found(facts)
+    plans = [
+        BlockPlan(a, n, [plan_drug(d, found, a, kn, now) for d, found in drugs])
+        for n, a in enumerate(_in_date_order(booked), start=1)
+    ]
+    shared = {"kn": kn, "now": now, "count": len(plans)}
+    cards = []
+    for plan in plans:
+        if plan.too_soon:
+            cards.append(CardDecision("booking-too-soon", {**shared, "plan": plan}))
+        if plan.drugs:
+            cards.append(CardDecision("booking-hold-plan", {**shared, "plan": plan}))
+    if spacing := too_close(plans, kn):
+        cards.append(CardDecision("booking-series-spacing", {**shared, "pairs": spacing}))
+    follow_up = follow_up_request(call, plans[-1], kn)
+    cards.append(
+        CardDecision(
+            "booking-preparation",
+            {**shared, "plans": plans, "follow_up": follow_up, "window": kn.pathway.follow_up},
+            create=follow_up,
+        )
+    )
+    if problems := medication_problems + unreadable:
+        cards.append(CardDecision("data-quality", {"problems": problems}))
+    return cards
