@@ -23,6 +23,8 @@ from flask.testing import FlaskClient
 from cds_service import create_app
 from cds_service.testing import served
 
+from fixture_files import FIXTURE_NOW
+
 _DEFAULT_DB_DIR: str | None = None
 
 
@@ -59,5 +61,7 @@ def live_server_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def live_server(live_server_log: Path) -> Iterator[str]:
     """The real service under gunicorn on a loopback port, as `make run` starts it."""
-    with served({"CDS_DEV_MODE": "1"}, log_path=live_server_log) as url:
+    # The fixtures' stated time: the booking fixtures' cards depend on when they are called.
+    env = {"CDS_DEV_MODE": "1", "CDS_FIXED_NOW": FIXTURE_NOW}
+    with served(env, log_path=live_server_log) as url:
         yield url

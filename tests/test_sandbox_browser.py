@@ -249,6 +249,40 @@ def test_selecting_the_block_itself_warns_critically(page: Page) -> None:
     expect(card.locator("[data-accepted]")).to_contain_text("ServiceRequest/sandbox-lsb")
 
 
+def test_booking_with_the_date_picker(page: Page) -> None:
+    """appointment-book: too soon on the fixture's date; the earliest date the card names
+    clears it, and the follow-up can be accepted (the server's clock is FIXTURE_NOW)."""
+    open_patient(page, "30-book-warfarin-too-soon")
+    expect(page.locator(".chart-list[data-list=appointments]")).to_contain_text("2026-12-03")
+    expect(page.locator("#booking-date")).to_have_value("2026-12-03")
+    fire(page)
+    critical = page.locator(".card[data-kind=booking-too-soon]")
+    expect(critical).to_have_class(re.compile(r"\bcard-critical\b"))
+    expect(critical).to_contain_text("Earliest date that works: Monday 7 December 2026")
+    expect(critical.locator("[data-suggestion]")).to_have_count(0)  # nothing moves the booking
+    critical.locator("[data-dismiss]").click()
+    expect(critical.locator("form.override")).to_contain_text("Hold already started")
+    expect(critical.locator("form.override")).to_contain_text("Prescriber plan differs")
+
+    page.fill("#booking-date", "2026-12-07")
+    fire(page)
+    sent = json.loads(page.input_value("#request-json"))
+    [entry] = sent["context"]["appointments"]["entry"]
+    assert entry["resource"]["start"] == "2026-12-07T09:00:00-05:00"
+    assert entry["resource"]["end"] == "2026-12-07T10:00:00-05:00"
+    expect(page.locator(".card[data-kind=booking-too-soon]")).to_have_count(0)
+    plan = page.locator(".card[data-kind=booking-hold-plan]")
+    expect(plan).to_contain_text("Last dose: Tuesday 1 December 2026")
+    info = page.locator(".card[data-kind=booking-preparation]")
+    info.locator("[data-suggestion]").click()
+    resource = json.loads(info.locator("[data-accepted] pre.resource").inner_text())
+    assert resource["occurrencePeriod"] == {"start": "2026-12-14", "end": "2026-12-21"}
+    sent_feedback = json.loads(page.locator("#feedback-log pre").first.inner_text())
+    assert feedback_landed(page, info)
+    [row] = stored_feedback(sent_feedback["feedback"][0]["card"])
+    assert row["outcome"] == "accepted"
+
+
 def test_order_sign_signs_the_pad(page: Page) -> None:
     open_patient(page, "01-crps-left-apixaban")
     page.check("input[name=hook][value=order-sign]")
