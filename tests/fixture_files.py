@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures"
@@ -42,3 +46,17 @@ def fixture_now(name: str) -> datetime | None:
 
 def card_kind(card: dict[str, Any]) -> str:
     return str(card["source"]["topic"]["code"])
+
+
+def matched_cards(
+    cards: list[T], specs: list[dict[str, Any]], kind: Callable[[T], str]
+) -> list[tuple[dict[str, Any], T]]:
+    """Each expected card with the card it describes: the n-th spec of a kind describes the
+    n-th card of that kind (several plans for a series come in date order)."""
+    seen: Counter[str] = Counter()
+    pairs = []
+    for spec in specs:
+        same_kind = [c for c in cards if kind(c) == spec["kind"]]
+        pairs.append((spec, same_kind[seen[spec["kind"]]]))
+        seen[spec["kind"]] += 1
+    return pairs

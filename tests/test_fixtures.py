@@ -20,6 +20,7 @@ from fixture_files import (
     fixture_expected,
     fixture_now,
     fixture_request,
+    matched_cards,
     service_for,
 )
 
@@ -61,13 +62,7 @@ def test_fixture_gets_its_expected_cards(client: FlaskClient, name: str) -> None
     got = Counter((card_kind(c), c["indicator"]) for c in cards)
     want = Counter((c["kind"], c["indicator"]) for c in expected["cards"])
     assert got == want
-    seen: Counter[str] = Counter()
-    for card_spec in expected["cards"]:
-        # Several cards of one kind (a plan per booked block) come in order: the n-th spec of
-        # a kind describes the n-th card of that kind.
-        same_kind = [c for c in cards if card_kind(c) == card_spec["kind"]]
-        card = same_kind[seen[card_spec["kind"]]]
-        seen[card_spec["kind"]] += 1
+    for card_spec, card in matched_cards(cards, expected["cards"], card_kind):
         text = f"{card['summary']}\n{card.get('detail', '')}".lower()
         for mention in card_spec.get("mentions", []):
             assert mention.lower() in text, f"{card_spec['kind']} should mention {mention!r}"

@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from browser_support import CHROMIUM, launch_chromium
-from fixture_files import NAMES, card_kind, fixture_expected, fixture_request
+from fixture_files import NAMES, card_kind, fixture_expected, fixture_request, matched_cards
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -128,8 +128,8 @@ def test_each_fixture_shows_its_expected_cards(page: Page, name: str) -> None:
     cards = shown_cards(page)
     want = sorted((c["kind"], c["indicator"]) for c in expected["cards"])
     assert sorted((c["kind"], c["indicator"]) for c in cards) == want
-    for card in expected["cards"]:
-        text = next(c["text"] for c in cards if c["kind"] == card["kind"]).lower()
+    for card, shown in matched_cards(cards, expected["cards"], lambda c: c["kind"]):
+        text = shown["text"].lower()
         for mention in card["mentions"]:
             assert mention.lower() in text, (card["kind"], mention)
     if not expected["cards"]:
