@@ -36,6 +36,8 @@ def create_app(**overrides: Any) -> Flask:
     # The time of each hook call, for the date rules: tests and demos set it, rules never read
     # the wall clock themselves.
     app.extensions["cds_clock"] = settings.extra.get("clock") or clock_for(settings)
+    if settings.fixed_now is not None:
+        log.warning("CDS_FIXED_NOW: every hook call is taken to happen at %s", settings.fixed_now)
     app.extensions["cds_record_fetcher"] = FhirRecordFetcher(settings)
 
     engine = make_engine(settings.database_url or default_database_url(app.instance_path))
