@@ -133,10 +133,24 @@ def test_cancelled_and_non_block_appointments_get_no_card(booked: Callable[..., 
     assert kinds(booked(fixture_request("33-book-non-lsb-appointment"))) == []
 
 
-def test_a_block_named_only_in_text_is_recognised(booked: Callable[..., Any]) -> None:
-    named = [{"text": "Lumbar sympathetic block, left"}]
-    response = booked(booking(serviceType=named))
-    assert "booking-hold-plan" in kinds(response)
+CPT_64520 = {"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": "64520"}]}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "how"),
+    [
+        ("serviceType", [{"text": "Lumbar sympathetic block, left"}], "its service type"),
+        ("appointmentType", CPT_64520, "its appointment type"),
+        ("reasonCode", [CPT_64520], "its reason"),
+    ],
+)
+def test_the_block_is_recognised_by_any_of_its_fields(
+    booked: Callable[..., Any], field: str, value: Any, how: str
+) -> None:
+    changes: dict[str, Any] = {"serviceType": None, field: value}
+    response = booked(booking(**changes))
+    assert f"recognised by {how}" in card(response, "booking-hold-plan")["detail"]
+    assert kinds(booked(booking(serviceType=None))) == []  # nothing says it is the block
 
 
 # The clinic's approved protocol goes first in `holds_for`, as a configured one does.
