@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask
@@ -14,11 +15,15 @@ from cds_service.data.fetcher import FhirRecordFetcher
 from cds_service.db import default_database_url, make_engine, safe_url
 from cds_service.db.migrate import current_revision, head_revision, upgrade
 from cds_service.feedback import init_feedback
-from cds_service.knowledge import load_knowledge
+from cds_service.knowledge import ProtocolError, knowledge_with_protocol
 from cds_service.security import init_security
 from cds_service.web import education, sandbox
 
 log = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def create_app(**overrides: Any) -> Flask:
@@ -32,10 +37,14 @@ def create_app(**overrides: Any) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # keep cards' fields in the spec's order
     logging.getLogger("cds_service").setLevel(logging.INFO)
-    load_knowledge()  # a malformed knowledge release stops start-up, not a later hook call
-    # The time of each hook call, for the date rules: tests and demos set it, rules never read
-    # the wall clock themselves.
-    app.extensions["cds_clock"] = settings.extra.get("clock") or clock_for(settings)
+    # A malformed knowledge release or clinic protocol stops start-up, not a later hook call.
+    try:
+        app.extensions["cds_protocol"] = knowledge_with_protocol(settings.local_protocol).protocol
+    except ProtocolError as exc:
+        raise ConfigError(f"CDS_LOCAL_PROTOCOL {settings.local_protocol}: {exc}") from None
+    # Tests set the clock (`create_app(clock=...)`); rules that depend on time read it here,
+    # never the wall clock. CDS_FIXED_NOW (development mode only) fixes it for demos.
+    app.extensions["cds_clock"] = settings.extra.get("clock") or clock_for(settings, utc_now)
     if settings.fixed_now is not None:
         log.warning("CDS_FIXED_NOW: every hook call is taken to happen at %s", settings.fixed_now)
     app.extensions["cds_record_fetcher"] = FhirRecordFetcher(settings)

@@ -174,6 +174,24 @@ def replay(args: argparse.Namespace) -> int:
     return 1 if failures and args.strict else 0
 
 
+def protocol_check(args: argparse.Namespace) -> int:
+    """Checks a clinic protocol file as start-up would, without starting the service."""
+    from cds_service.knowledge import ProtocolError, load_knowledge
+    from cds_service.knowledge.protocol import load_protocol
+
+    kn = load_knowledge()
+    try:
+        protocol = load_protocol(args.file, kn)
+    except ProtocolError as exc:
+        print(f"{args.file}: {exc}", file=sys.stderr)
+        return 1
+    print(f"{args.file}: OK: {protocol.citation}")
+    for drug_id, hold in protocol.holds.items():
+        restart = f"{hold.restart.value} h" if hold.restart else "not set"
+        print(f"  {kn.drug_by_id[drug_id].name}: hold {hold.before[0].value} h, restart {restart}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cds-service", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -202,6 +220,12 @@ def build_parser() -> argparse.ArgumentParser:
     q = db.add_parser("current", help="print the schema revision; exit 1 if not at head")
     q.add_argument("--database-url", help=db_url_help)
     q.set_defaults(func=db_current)
+
+    p = sub.add_parser("protocol", help="the clinic protocol (CDS_LOCAL_PROTOCOL)")
+    pr = p.add_subparsers(dest="protocol_command", required=True)
+    q = pr.add_parser("check", help="check a protocol file without starting the service")
+    q.add_argument("file", help="the protocol's YAML file")
+    q.set_defaults(func=protocol_check)
 
     p = sub.add_parser("feedback", help="clinicians' feedback on cards")
     fb = p.add_subparsers(dest="feedback_command", required=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 
@@ -84,6 +84,7 @@ class Settings:
     fhir_ca_bundle: str | None = None  # CDS_FHIR_CA_BUNDLE: PEM file or folder (hospital PKI)
     sandbox: bool = False  # CDS_SANDBOX: the sandbox page outside development mode
     sandbox_fixtures: str | None = None  # CDS_SANDBOX_FIXTURES: folder of hook request files
+    local_protocol: str | None = None  # CDS_LOCAL_PROTOCOL: the clinic's anticoagulation protocol
     # CDS_FIXED_NOW: development mode only, the time every hook call is taken to happen at
     # (ISO 8601 with a UTC offset), so demos and browser tests of the date rules repeat.
     fixed_now: datetime | None = None
@@ -122,6 +123,7 @@ class Settings:
             "fhir_ca_bundle": os.environ.get("CDS_FHIR_CA_BUNDLE") or None,
             "sandbox": _flag("CDS_SANDBOX"),
             "sandbox_fixtures": os.environ.get("CDS_SANDBOX_FIXTURES") or None,
+            "local_protocol": os.environ.get("CDS_LOCAL_PROTOCOL") or None,
             "fixed_now": _instant("CDS_FIXED_NOW"),
         }
         known = {f.name for f in fields(cls)}
@@ -134,11 +136,11 @@ class Settings:
         return self.dev_mode or self.sandbox
 
 
-def clock_for(settings: Settings) -> Callable[[], datetime]:
-    """The clock of the hook calls: the wall clock, or CDS_FIXED_NOW in development mode."""
+def clock_for(settings: Settings, wall: Callable[[], datetime]) -> Callable[[], datetime]:
+    """The clock of the hook calls: `wall`, or CDS_FIXED_NOW in development mode."""
     fixed = settings.fixed_now
     if fixed is None:
-        return lambda: datetime.now(UTC)
+        return wall
     if not settings.dev_mode:
         raise ConfigError("CDS_FIXED_NOW is for development mode only (CDS_DEV_MODE=1)")
     return lambda: fixed

@@ -25,8 +25,7 @@ class HookCall:
     prefetch: dict[str, Any] | None = None
     fhir_server: str | None = None
     fhir_authorization: FhirAuthorization | None = None
-    # When the EHR called: from the app's clock (`cds_clock`), never read by a rule itself.
-    called_at: datetime | None = None
+    received_at: datetime | None = None  # the service's clock when the call arrived (UTC)
 
     @property
     def patient_id(self) -> str:

@@ -23,7 +23,7 @@ from flask.testing import FlaskClient
 from cds_service import create_app
 from cds_service.testing import served
 
-from fixture_files import FIXTURE_NOW
+from fixture_files import FIXTURE_NOW, fixture_clock
 
 _DEFAULT_DB_DIR: str | None = None
 
@@ -45,7 +45,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 @pytest.fixture()
 def app() -> Flask:
-    return create_app(dev_mode=True)
+    return create_app(dev_mode=True, clock=fixture_clock)
 
 
 @pytest.fixture()
@@ -62,6 +62,6 @@ def live_server_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def live_server(live_server_log: Path) -> Iterator[str]:
     """The real service under gunicorn on a loopback port, as `make run` starts it."""
     # The fixtures' stated time: the booking fixtures' cards depend on when they are called.
-    env = {"CDS_DEV_MODE": "1", "CDS_FIXED_NOW": FIXTURE_NOW}
+    env = {"CDS_DEV_MODE": "1", "CDS_FIXED_NOW": FIXTURE_NOW.isoformat()}
     with served(env, log_path=live_server_log) as url:
         yield url

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -13,7 +13,16 @@ T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures"
+# The fixture patients' "today": rules that depend on time (the block series, the booking
+# dates) are tested with the app's clock set to it, so their cards never change with the date
+# the suite runs. Booking fixtures state it as "now" in their expected file; the live server of
+# the browser tests runs at it too (CDS_FIXED_NOW).
+FIXTURE_NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 NAMES = sorted(p.stem for p in (FIXTURES / "requests").glob("*.json"))
+
+
+def fixture_clock() -> datetime:
+    return FIXTURE_NOW
 
 
 def fixture_request(name: str) -> dict[str, Any]:
@@ -24,9 +33,6 @@ def fixture_expected(name: str) -> dict[str, Any]:
     return json.loads((FIXTURES / "expected" / f"{name}.json").read_text(encoding="utf-8"))
 
 
-# The time every fixture with date rules is called at (each such expected file states it as
-# "now"); the live server of the browser tests runs with this clock too (CDS_FIXED_NOW).
-FIXTURE_NOW = "2026-12-01T09:00:00Z"
 SERVICES = {
     "order-select": "lsb-order-select",
     "order-sign": "lsb-order-sign",
@@ -36,12 +42,6 @@ SERVICES = {
 
 def service_for(body: dict[str, Any]) -> str:
     return SERVICES.get(str(body.get("hook")), "lsb-order-sign")
-
-
-def fixture_now(name: str) -> datetime | None:
-    """The time the fixture's call happens at, when its cards depend on it."""
-    now = fixture_expected(name).get("now")
-    return datetime.fromisoformat(now) if now else None
 
 
 def card_kind(card: dict[str, Any]) -> str:

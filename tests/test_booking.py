@@ -16,11 +16,11 @@ from jwt_helpers import PUBLIC_URL, TestIssuer
 
 from cds_service import create_app
 from cds_service.config import ConfigError
-from cds_service.knowledge import Drug, Hold, Interval, Knowledge, Source
 
-from fixture_files import FIXTURE_NOW, fixture_request
+from fixture_files import FIXTURE_NOW, ROOT, fixture_request
 
-NOW = FIXTURE_NOW
+NOW = FIXTURE_NOW.isoformat()
+EXAMPLE_PROTOCOL = ROOT / "docs" / "examples" / "local-protocol.yaml"
 
 
 @pytest.fixture()
@@ -47,6 +47,9 @@ def test_discovery_lists_the_booking_service_with_its_prefetch(client: FlaskClie
         "medicationRequests": "MedicationRequest?patient={{context.patientId}}"
         "&_include=MedicationRequest:medication",
         "serviceRequests": "ServiceRequest?patient={{context.patientId}}",
+        "procedures": "Procedure?patient={{context.patientId}}",
+        "completedServiceRequests": "ServiceRequest?patient={{context.patientId}}&status=completed",
+        "allergies": "AllergyIntolerance?patient={{context.patientId}}",
     }
 
 
@@ -107,7 +110,7 @@ def test_the_same_booking_becomes_too_soon_as_the_clock_moves(booked: Callable[.
 def test_hours_are_dated_to_the_minute_in_the_appointments_offset(
     booked: Callable[..., Any],
 ) -> None:
-    body = booking("34-book-series-of-three")
+    body = booking("40-book-series-of-three")
     entry = body["context"]["appointments"]["entry"][1]["resource"]
     entry["start"], entry["end"] = "2026-12-15T09:30:00+05:30", "2026-12-15T10:15:00+05:30"
     response = booked(body)
@@ -130,7 +133,7 @@ def test_a_booking_without_a_start_lists_the_hold_without_dates(
 
 def test_cancelled_and_non_block_appointments_get_no_card(booked: Callable[..., Any]) -> None:
     assert kinds(booked(booking(status="cancelled"))) == []
-    assert kinds(booked(fixture_request("33-book-non-lsb-appointment"))) == []
+    assert kinds(booked(fixture_request("39-book-non-lsb-appointment"))) == []
 
 
 CPT_64520 = {"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": "64520"}]}
@@ -153,51 +156,36 @@ def test_the_block_is_recognised_by_any_of_its_fields(
     assert kinds(booked(booking(serviceType=None))) == []  # nothing says it is the block
 
 
-# The clinic's approved protocol goes first in `holds_for`, as a configured one does.
-PROTOCOL = Hold(
-    policy="interval",
-    before=(Interval(72, "h"),),
-    restart=Interval(24, "h"),
-    labs=(),
-    note=None,
-    source=Source("clinic", "Periprocedural anticoagulation protocol v3 (approved)", None),
-)
-GUIDELINE_HOLDS = Knowledge.holds_for
-
-
-def holds_with_protocol(kn: Knowledge, drug: Drug) -> tuple[Hold, ...]:
-    found = GUIDELINE_HOLDS(kn, drug)
-    return (PROTOCOL, *found) if drug.id == "apixaban" else found
-
-
-def test_a_clinic_protocol_through_holds_for_gives_a_doac_its_dates(
-    booked: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    body = fixture_request("31-book-apixaban-no-interval")  # 14 December 13:30 +01:00
+def test_the_clinic_protocol_gives_a_doac_its_dates(booked: Callable[..., Any]) -> None:
+    """Without a protocol apixaban has no interval; the example protocol (72 hours before,
+    24 after) reaches the plan through `holds_for` and dates it to the hour."""
+    body = fixture_request("36-book-apixaban-no-interval")  # 14 December 13:30 +01:00
     before = card(booked(body), "booking-hold-plan")
     assert "not known here" in before["detail"] and "Last dose" not in before["detail"]
 
-    monkeypatch.setattr(Knowledge, "holds_for", holds_with_protocol)
-    plan = card(booked(body), "booking-hold-plan")
+    app = create_app(dev_mode=True, local_protocol=str(EXAMPLE_PROTOCOL))
+    set_clock(app, NOW)  # 13:00 on 25 November in the appointment's offset
+    client = app.test_client()
+    plan = card(client.post(BOOK, json=body), "booking-hold-plan")
     assert "Last dose no later than Friday 11 December 2026, 13:30" in plan["detail"]
     assert "Restart: Tuesday 15 December 2026, 14:30 at the earliest" in plan["detail"]
-    assert "Periprocedural anticoagulation protocol v3" in plan["detail"]
+    assert "Periprocedural anticoagulation protocol (example)" in plan["detail"]
     # The same protocol makes a booking two days ahead too soon: 72 hours from now at least.
     soon = booking(
-        "31-book-apixaban-no-interval",
-        start="2026-12-03T08:00:00+01:00",
-        end="2026-12-03T09:00:00+01:00",
+        "36-book-apixaban-no-interval",
+        start="2026-11-27T08:00:00+01:00",
+        end="2026-11-27T09:00:00+01:00",
     )
-    critical = card(booked(soon), "booking-too-soon")
+    critical = card(client.post(BOOK, json=soon), "booking-too-soon")
     assert "apixaban (72 hours)" in critical["summary"]
-    assert "Earliest date that works: Friday 4 December 2026, 10:00" in critical["detail"]
+    assert "Earliest date that works: Saturday 28 November 2026, 13:00" in critical["detail"]
 
 
 # --- data quality ---------------------------------------------------------------------------
 
 
 def test_an_unreadable_medication_list_is_said_on_a_card(booked: Callable[..., Any]) -> None:
-    body = booking("32-book-no-antithrombotics")
+    body = booking("38-book-no-antithrombotics")
     body["prefetch"]["medicationStatements"] = {
         "resourceType": "OperationOutcome",
         "issue": [{"severity": "error", "code": "exception"}],
@@ -212,10 +200,10 @@ def test_an_unreadable_medication_list_is_said_on_a_card(booked: Callable[..., A
 def test_an_unreadable_order_only_matters_when_it_decides_the_block(
     booked: Callable[..., Any],
 ) -> None:
-    body = fixture_request("35-book-unreadable-order")
+    body = fixture_request("41-book-unreadable-order")
     assert kinds(booked(body)) == ["data-quality"]
     coded = booking(
-        "35-book-unreadable-order",
+        "41-book-unreadable-order",
         serviceType=booking()["context"]["appointments"]["entry"][0]["resource"]["serviceType"],
     )
     assert "data-quality" not in kinds(booked(coded))  # recognised by its own code
@@ -253,7 +241,7 @@ def test_booking_calls_need_a_signed_jwt_and_their_cards_take_feedback(
     app = make_app(trusted_clients=str(trusted_file), database_url=database_url)
     set_clock(app, NOW)
     client = app.test_client()
-    body = fixture_request("30-book-warfarin-too-soon")
+    body = fixture_request("35-book-warfarin-too-soon")
     assert client.post(BOOK, json=body).status_code == 401
     response = client.post(BOOK, json=body, headers=issuer.auth(PUBLIC_URL + BOOK))
     critical = card(response, "booking-too-soon")

@@ -4,31 +4,29 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from fhir.resources.R4B.servicerequest import ServiceRequest
-from flask import Flask
 from flask.testing import FlaskClient
 
+from cds_service import create_app
 from cds_service.api.schemas import ResponseSchema
 
 from fixture_files import (
     FIXTURE_NOW,
     NAMES,
+    ROOT,
     card_kind,
+    fixture_clock,
     fixture_expected,
-    fixture_now,
     fixture_request,
     matched_cards,
     service_for,
 )
 
 
-def post(client: FlaskClient, body: dict[str, Any], now: datetime | None = None) -> Any:
-    if now is not None:  # the call happens at the fixture's stated time, never the wall clock
-        app = cast(Flask, client.application)
-        app.extensions["cds_clock"] = lambda: now
+def post(client: FlaskClient, body: dict[str, Any]) -> Any:
     return client.post(f"/cds-services/{service_for(body)}", json=body)
 
 
@@ -39,9 +37,10 @@ def test_there_are_enough_fixtures() -> None:
 
 
 def test_fixtures_with_date_rules_share_the_browser_tests_clock() -> None:
-    """The live server of the browser tests runs at FIXTURE_NOW: every stated time must be it."""
+    """The app of the tests and the browser tests' live server run at FIXTURE_NOW: every
+    stated time must be it."""
     stated = {n: fixture_expected(n)["now"] for n in NAMES if "now" in fixture_expected(n)}
-    assert stated and set(stated.values()) == {FIXTURE_NOW}
+    assert stated and {datetime.fromisoformat(t) for t in stated.values()} == {FIXTURE_NOW}
     for name in NAMES:
         if fixture_request(name)["hook"] == "appointment-book":
             assert name in stated, f"{name}: its cards depend on the time of the call"
@@ -51,7 +50,11 @@ def test_fixtures_with_date_rules_share_the_browser_tests_clock() -> None:
 def test_fixture_gets_its_expected_cards(client: FlaskClient, name: str) -> None:
     body = fixture_request(name)
     expected = fixture_expected(name)
-    response = post(client, body, fixture_now(name))
+    if protocol := expected.get("protocol"):  # the clinic protocol this patient's clinic has
+        client = create_app(
+            dev_mode=True, clock=fixture_clock, local_protocol=str(ROOT / protocol)
+        ).test_client()
+    response = post(client, body)
     assert response.status_code == expected["status"], response.get_json()
     if expected["status"] != 200:
         assert response.get_json()["resourceType"] == "OperationOutcome"
@@ -71,7 +74,7 @@ def test_fixture_gets_its_expected_cards(client: FlaskClient, name: str) -> None
 @pytest.mark.parametrize("name", NAMES)
 def test_suggested_orders_are_valid_fhir(client: FlaskClient, name: str) -> None:
     body = fixture_request(name)
-    response = post(client, body, fixture_now(name))
+    response = post(client, body)
     for card in (response.get_json() or {}).get("cards", []):
         for suggestion in card.get("suggestions", []):
             for action in suggestion["actions"]:

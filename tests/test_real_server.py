@@ -48,7 +48,7 @@ def test_replay_prints_the_cards_readably(live_server: str) -> None:
             live_server,
             str(FIXTURES / "requests" / "16-lsb-selected-aspirin.json"),
             str(FIXTURES / "requests" / "25-conditions-key-omitted.json"),
-            str(FIXTURES / "requests" / "30-book-warfarin-too-soon.json"),
+            str(FIXTURES / "requests" / "35-book-warfarin-too-soon.json"),
         ],
         capture_output=True,
         text=True,
@@ -61,8 +61,8 @@ def test_replay_prints_the_cards_readably(live_server: str) -> None:
     assert "kind: lsb-bleeding-risk" in out
     assert "25-conditions-key-omitted.json -> lsb-order-select: HTTP 412" in out
     # The live server runs at the fixtures' stated time (CDS_FIXED_NOW).
-    assert "30-book-warfarin-too-soon.json -> lsb-appointment-book: HTTP 200" in out
-    assert "[CRITICAL] Too soon: the block on Thu 3 Dec 2026" in out
+    assert "35-book-warfarin-too-soon.json -> lsb-appointment-book: HTTP 200" in out
+    assert "[CRITICAL] Too soon: the block on Fri 27 Nov 2026" in out
     assert "kind: booking-preparation" in out
 
 

@@ -171,7 +171,7 @@ def test_an_unread_next_page_is_a_data_quality_warning(client: FlaskClient) -> N
         (ICD10CM, "G57.71", "lsb-suggestion"),
         (ICD10CM, "G5771", "lsb-suggestion"),  # no dot, as some EHRs send it
         ("urn:oid:2.16.840.1.113883.6.90", "G57.71", "lsb-suggestion"),
-        (SNOMED, "5771000119106", "lsb-suggestion"),  # phantom limb syndrome with pain
+        (SNOMED, "5771000119106", "lsb-limb-unconfirmed"),  # phantom pain, no amputation
         (SNOMED, "735935009", "lsb-suggestion"),  # chronic pain due to malignancy
         (SNOMED, "128200000", "lsb-site-uncertain"),  # CRPS, no site
         ("http://hl7.org/fhir/sid/icd-10", "G90.5", "lsb-site-uncertain"),  # WHO ICD-10 CRPS I

@@ -67,7 +67,6 @@ def call_service(service_id: str) -> dict[str, Any]:
         call = HookRequestSchema().load(body)
     except ValidationError as exc:
         raise CdsError(400, "The hook request is invalid.", flatten(exc.messages)) from None
-    call = replace(call, called_at=current_app.extensions["cds_clock"]())
     if call.hook != service.hook:
         raise CdsError(
             400,
@@ -83,7 +82,9 @@ def call_service(service_id: str) -> dict[str, Any]:
             "Required data could not be obtained from prefetch or the FHIR server.",
             exc.problems,
         ) from None
-    knowledge = load_knowledge()
+    # The release, with the clinic's protocol checked at start-up where one is configured.
+    knowledge = load_knowledge().with_protocol(current_app.extensions.get("cds_protocol"))
+    call = replace(call, received_at=current_app.extensions["cds_clock"]())
     decisions = service.decide(call, record, knowledge)
     base = links_base_url()
     cards = [render_card(d, base, knowledge.version) for d in decisions]

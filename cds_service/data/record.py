@@ -38,7 +38,8 @@ class PatientRecord:
                 continue
             if resource.get("resourceType") == "Medication" and isinstance(resource.get("id"), str):
                 self.medications[f"Medication/{resource['id']}"] = resource
-                mode = (entry.get("search") or {}).get("mode")
+                search = entry.get("search")
+                mode = search.get("mode") if isinstance(search, dict) else None
                 if mode == "include":
                     continue
             matches.append(resource)

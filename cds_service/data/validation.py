@@ -13,7 +13,16 @@ from pydantic import ValidationError
 
 # The models are imported on first use; import the ones the service validates now, so the
 # first hook call of a worker does not pay for it.
-for _kind in ("Condition", "MedicationStatement", "MedicationRequest", "Medication"):
+for _kind in (
+    "Condition",
+    "MedicationStatement",
+    "MedicationRequest",
+    "Medication",
+    "Procedure",
+    "ServiceRequest",
+    "AllergyIntolerance",
+    "Observation",
+):
     get_fhir_model_class(_kind)
 
 

@@ -1,6 +1,6 @@
 """When a lumbar sympathetic block is booked: a dated hold plan per appointment, a critical
 card when the booking leaves no time for the hold, preparation and after-care, and the spacing
-of a series. No wording here: that lives in `cards/`."""
+of a series (with the blocks already on record). No wording here: that lives in `cards/`."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from typing import Any
 from cds_service.decisions.hold_dates import DatedHold, date_hold
 from cds_service.decisions.lsb import drugs_found
 from cds_service.decisions.model import CardDecision
+from cds_service.decisions.pathway import current_series
 from cds_service.facts.appointments import AppointmentFact
-from cds_service.facts.model import DrugFact, Facts, Problem
+from cds_service.facts.model import BlockFact, DrugFact, Facts, Problem
 from cds_service.hook_call import HookCall
 from cds_service.knowledge import Drug, Hold, Knowledge
 
@@ -50,8 +51,10 @@ class BlockPlan:
 
 @dataclass(frozen=True)
 class Spacing:
-    first: BlockPlan
-    second: BlockPlan
+    first_day: date
+    first: str  # the earlier block: an appointment booked now, or a block on record
+    second_day: date
+    second: str
     days: int  # calendar days between the two blocks
 
 
@@ -73,15 +76,27 @@ def _in_date_order(appointments: list[AppointmentFact]) -> list[AppointmentFact]
     return sorted(appointments, key=lambda a: (a.start is None, a.start or UNDATED))
 
 
-def too_close(plans: list[BlockPlan], kn: Knowledge) -> list[Spacing]:
-    """Consecutive blocks booked closer than the pathway's follow-up after the earlier one."""
+def too_close(plans: list[BlockPlan], done: BlockFact | None, kn: Knowledge) -> list[Spacing]:
+    """Blocks closer together than the pathway's follow-up after the earlier one: each booked
+    block after the one before it, the first after the last block on record (`done`)."""
     shortest = kn.pathway.follow_up.longest.days
-    days = [(p, p.day) for p in plans if p.day is not None]
+    days = [(p.appointment.reference, p.day) for p in plans if p.day is not None]
+    if done is not None and done.when is not None:
+        days.insert(0, (f"{done.recorded_as} ({done.origin.reference})", done.when))
     return [
-        Spacing(first, second, (day2 - day1).days)
+        Spacing(day1, first, day2, second, (day2 - day1).days)
         for (first, day1), (second, day2) in pairwise(days)
         if (day2 - day1).days < shortest
     ]
+
+
+def earlier_in_series(facts: Facts, plans: list[BlockPlan], kn: Knowledge) -> list[BlockFact]:
+    """The blocks on record in the series the first booked block continues (oldest first)."""
+    first_day = next((p.day for p in plans if p.day is not None), None)
+    if first_day is None:
+        return []
+    series = current_series(facts, kn, first_day)
+    return list(series.blocks) if series else []
 
 
 def follow_up_request(call: HookCall, last: BlockPlan, kn: Knowledge) -> dict[str, Any] | None:
@@ -116,11 +131,13 @@ def decide(
     unreadable: list[Problem],
     kn: Knowledge,
 ) -> list[CardDecision]:
-    medication_problems = [p for p in facts.problems if p.affects_medications]
+    safety_problems = [
+        p for p in facts.problems if p.affects_medications or p.topic == "allergies"
+    ]
     if not booked:
         # Silence would read as "not a block": say which appointments could not be told apart.
         return [CardDecision("data-quality", {"problems": unreadable})] if unreadable else []
-    now = call.called_at
+    now = call.received_at
     if now is None:
         raise ValueError("an appointment-book decision needs the time of the call")
     drugs = drugs_found(facts)
@@ -128,14 +145,17 @@ def decide(
         BlockPlan(a, n, [plan_drug(d, found, a, kn, now) for d, found in drugs])
         for n, a in enumerate(_in_date_order(booked), start=1)
     ]
-    shared = {"kn": kn, "now": now, "count": len(plans)}
+    earlier = earlier_in_series(facts, plans, kn)
+    shared = {"kn": kn, "now": now, "count": len(plans), "earlier": earlier}
     cards = []
     for plan in plans:
         if plan.too_soon:
             cards.append(CardDecision("booking-too-soon", {**shared, "plan": plan}))
         if plan.drugs:
             cards.append(CardDecision("booking-hold-plan", {**shared, "plan": plan}))
-    if spacing := too_close(plans, kn):
+    if facts.allergies:  # contrast and local anaesthetic are given at every block
+        cards.append(CardDecision("allergy-warning", {"allergies": facts.allergies}))
+    if spacing := too_close(plans, earlier[-1] if earlier else None, kn):
         cards.append(CardDecision("booking-series-spacing", {**shared, "pairs": spacing}))
     follow_up = follow_up_request(call, plans[-1], kn)
     cards.append(
@@ -145,6 +165,6 @@ def decide(
             create=follow_up,
         )
     )
-    if problems := medication_problems + unreadable:
+    if problems := safety_problems + unreadable:
         cards.append(CardDecision("data-quality", {"problems": problems}))
     return cards

@@ -6,7 +6,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from cds_service.decisions.anatomy import split_by_limb
 from cds_service.decisions.model import CardDecision
+from cds_service.decisions.pathway import block_cards, pathway_view
 from cds_service.facts.model import DrugFact, Facts, IndicationFact, SupportFact
 from cds_service.hook_call import HookCall
 from cds_service.knowledge import Drug, Knowledge
@@ -72,8 +74,15 @@ def proposed_order(call: HookCall, indications: list[IndicationFact], kn: Knowle
 
 def decide(call: HookCall, facts: Facts, kn: Knowledge) -> list[CardDecision]:
     drugs = drugs_found(facts)
-    medication_problems = [p for p in facts.problems if p.affects_medications]
-    shared = {"drugs": drugs, "facts": facts, "kn": kn}
+    medication_problems = [
+        p for p in facts.problems if p.affects_medications or p.topic == "allergies"
+    ]
+    shared = {
+        "drugs": drugs,
+        "facts": facts,
+        "kn": kn,
+        "pathway": pathway_view(call, facts, kn, drugs),
+    }
 
     if facts.lsb_selected:
         # The block is being ordered now: the bleeding check is all that matters.
@@ -86,6 +95,7 @@ def decide(call: HookCall, facts: Facts, kn: Knowledge) -> list[CardDecision]:
                     delete=[o.reference for o in facts.lsb_selected],
                 )
             )
+        cards += block_cards(facts, shared)
         if medication_problems:
             cards.append(CardDecision("data-quality", {**shared, "problems": medication_problems}))
         return cards
@@ -94,6 +104,7 @@ def decide(call: HookCall, facts: Facts, kn: Knowledge) -> list[CardDecision]:
         return []
     indicated = [f for f in facts.indications if f.indication.lsb == "indicated"]
     uncertain = [f for f in facts.indications if f.indication.lsb == "uncertain"]
+    indicated, limb_unconfirmed = split_by_limb(indicated, facts)
     if indicated:
         cards = [
             CardDecision(
@@ -109,6 +120,8 @@ def decide(call: HookCall, facts: Facts, kn: Knowledge) -> list[CardDecision]:
         ]
     elif uncertain:
         cards = [CardDecision("lsb-site-uncertain", {**shared, "indications": uncertain})]
+    elif limb_unconfirmed:
+        cards = [CardDecision("lsb-limb-unconfirmed", {**shared, "indications": limb_unconfirmed})]
     else:
         # No indication found, but part of the problem list was unreadable: say the check was
         # incomplete rather than let silence read as "no indication".

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from cds_service.data.record import Resource
 from cds_service.data.validation import validation_error
-from cds_service.facts.model import IndicationFact, Origin, Problem, SupportFact
+from cds_service.facts.model import AmputationFact, IndicationFact, Origin, Problem, SupportFact
 from cds_service.knowledge import Knowledge
 from cds_service.terminology import Code, codings, concept_label
 
@@ -34,15 +34,16 @@ def is_current(condition: Resource, kn: Knowledge) -> bool:
 
 def read_conditions(
     conditions: Iterable[Resource], kn: Knowledge
-) -> tuple[list[IndicationFact], list[SupportFact], list[Problem]]:
+) -> tuple[list[IndicationFact], list[SupportFact], list[AmputationFact], list[Problem]]:
     indications: list[IndicationFact] = []
     support: list[SupportFact] = []
+    amputations: list[AmputationFact] = []
     problems: list[Problem] = []
     for condition in conditions:
         if condition.get("resourceType") != "Condition":
             continue
         matched = []
-        amputation = False
+        amputation = upper = False
         for coding in codings(condition.get("code")):
             key = kn.systems.key(coding["system"], coding["code"])
             if (indication := kn.indication_by_code.get(key)) is not None:
@@ -50,7 +51,8 @@ def read_conditions(
                 side = indication.laterality.get(key)
                 matched.append((indication, code, None if side == "unspecified" else side))
             amputation = amputation or key in kn.amputation_lower
-        if not matched and not amputation:
+            upper = upper or key in kn.amputation_upper
+        if not matched and not amputation and not upper:
             continue  # cheap path: most conditions are irrelevant and never validated
         origin = Origin(f"Condition/{condition.get('id', '?')}", WHERE)
         if error := validation_error(condition):
@@ -60,7 +62,9 @@ def read_conditions(
             continue
         for indication, code, laterality in matched:
             indications.append(IndicationFact(indication, code, laterality, origin))
+        text = concept_label(condition.get("code")) or "amputation"
         if amputation:
-            text = concept_label(condition.get("code")) or "amputation"
             support.append(SupportFact("Lower-limb amputation", text, True, origin))
-    return indications, support, problems
+        if amputation or upper:
+            amputations.append(AmputationFact("lower" if amputation else "upper", text, origin))
+    return indications, support, amputations, problems

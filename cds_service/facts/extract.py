@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from cds_service.data.record import PatientRecord
 from cds_service.facts import orders
+from cds_service.facts.allergies import read_allergies
 from cds_service.facts.conditions import read_conditions
 from cds_service.facts.medications import read_medications
 from cds_service.facts.model import Facts, OrderFact, Problem
+from cds_service.facts.observations import read_labs
+from cds_service.facts.procedures import read_procedures
 from cds_service.hook_call import HookCall
 from cds_service.knowledge import Knowledge
 
@@ -15,6 +18,17 @@ LIST_NAMES = {
     "conditions": "problem list",
     "medicationStatements": "medication list",
     "medicationRequests": "prescriptions",
+    "procedures": "procedure history",
+    "completedServiceRequests": "completed orders",
+    "allergies": "allergy list",
+    "observations": "laboratory results",
+}
+# The topic of a list that could not be read, for the data-quality card's words.
+TOPICS = {
+    "procedures": "procedures",
+    "completedServiceRequests": "procedures",
+    "allergies": "allergies",
+    "observations": "labs",
 }
 MEDICATION_KEYS = ("medicationStatements", "medicationRequests")
 DRAFTS = "orders in this session"
@@ -22,11 +36,13 @@ DRAFTS = "orders in this session"
 
 def extract_facts(call: HookCall, record: PatientRecord, kn: Knowledge) -> Facts:
     facts = Facts()
-    facts.indications, amputations, problems = read_conditions(
+    facts.indications, amputations, limbs, problems = read_conditions(
         record.resources.get("conditions", ()), kn
     )
     facts.support += amputations
+    facts.amputations += limbs
     facts.problems += problems
+    _read_history(facts, record, kn)
 
     history = [
         (resource, LIST_NAMES[key])
@@ -45,7 +61,12 @@ def extract_facts(call: HookCall, record: PatientRecord, kn: Knowledge) -> Facts
     for key, gap in record.gaps.items():
         name = LIST_NAMES.get(key, key)
         facts.problems.append(
-            Problem(f"the {name}", gap.reason, affects_medications=key in MEDICATION_KEYS)
+            Problem(
+                f"the {name}",
+                gap.reason,
+                affects_medications=key in MEDICATION_KEYS,
+                topic=TOPICS.get(key),
+            )
         )
 
     selected = orders.selected_orders(call)
@@ -58,3 +79,21 @@ def extract_facts(call: HookCall, record: PatientRecord, kn: Knowledge) -> Facts
         elif is_selected and orders.is_pain_related(order, record, kn):
             facts.pain_orders_selected.append(fact)
     return facts
+
+
+def _read_history(facts: Facts, record: PatientRecord, kn: Knowledge) -> None:
+    """Past procedures, allergies and lab results: what the block's pathway needs."""
+    done = [
+        (resource, LIST_NAMES[key])
+        for key in ("procedures", "completedServiceRequests")
+        for resource in record.resources.get(key, ())
+    ]
+    blocks, treatments, limbs, problems = read_procedures(done, kn)
+    facts.blocks += blocks
+    facts.support += treatments
+    facts.amputations += limbs
+    facts.problems += problems
+    facts.allergies, problems = read_allergies(record.resources.get("allergies", ()), kn)
+    facts.problems += problems
+    facts.labs, problems = read_labs(record.resources.get("observations", ()), kn)
+    facts.problems += problems

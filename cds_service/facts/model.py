@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
-from cds_service.knowledge import Drug, Indication
+from cds_service.knowledge import Drug, Indication, Lab
 from cds_service.terminology import Code
 
 
@@ -57,6 +58,53 @@ class Problem:
     what: str  # "medication list", "MedicationStatement/ms-9"
     why: str
     affects_medications: bool = True
+    topic: str | None = None  # "allergies", "procedures", "labs"; None: conditions or medications
+
+
+@dataclass(frozen=True)
+class BlockFact:
+    """An earlier lumbar sympathetic block, from a Procedure or a completed ServiceRequest."""
+
+    when: date | None
+    recorded_as: str
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class AmputationFact:
+    limb: str  # "lower" | "upper"
+    recorded_as: str
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class AllergyFact:
+    """An allergy or intolerance to something the block uses (contrast, local anaesthetic)."""
+
+    group: str  # "Iodinated contrast media", "Amide local anaesthetic"
+    recorded_as: str
+    matched_by: str  # "code" | "name in text"
+    criticality: str | None
+    reactions: tuple[str, ...]
+    origin: Origin
+
+    @property
+    def from_text(self) -> bool:
+        return self.matched_by.startswith("name")
+
+
+@dataclass(frozen=True)
+class LabFact:
+    """The latest result of a lab test, with the lab's own interpretation: no threshold of ours."""
+
+    lab: Lab
+    value: str
+    unit: str | None
+    when: str | None  # the date (YYYY-MM-DD) it was taken, as recorded
+    interpretation: str | None
+    reference_range: str | None
+    status: str
+    origin: Origin
 
 
 @dataclass(frozen=True)
@@ -74,3 +122,7 @@ class Facts:
     lsb_selected: list[OrderFact] = field(default_factory=list)
     lsb_in_other_drafts: list[OrderFact] = field(default_factory=list)
     pain_orders_selected: list[OrderFact] = field(default_factory=list)
+    blocks: list[BlockFact] = field(default_factory=list)  # earlier blocks, oldest first
+    amputations: list[AmputationFact] = field(default_factory=list)
+    allergies: list[AllergyFact] = field(default_factory=list)
+    labs: dict[str, LabFact] = field(default_factory=dict)  # lab id -> its latest result

@@ -2,18 +2,22 @@
 
 The YAML and value-set files beside this module are the knowledge; the loaders only read
 them (`antithrombotics.py`, `indications.py`, `procedure.py`, `support.py`, `triggers.py`,
-`record_rules.py`, `pathway.py`, sharing `base.py`). Loading is done once per process
-(`load_knowledge` is cached) and fails loudly on a malformed file, so a bad knowledge release
-stops the service at start-up instead of silently dropping a warning.
+`record_rules.py`, `procedures.py`, `allergies.py`, `labs.py`, `pathway.py`, sharing `base.py`).
+A clinic's own protocol (`protocol.py`, CDS_LOCAL_PROTOCOL) joins the release with
+`with_protocol`. Loading is done once per process (`load_knowledge` is
+cached) and fails loudly on a malformed file, so a bad knowledge release stops the service at
+start-up instead of silently dropping a warning.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
+from pathlib import Path
 
+from cds_service.knowledge.allergies import AllergyRules, load_allergies
 from cds_service.knowledge.antithrombotics import (
     Drug,
     DrugMatch,
@@ -32,8 +36,11 @@ from cds_service.knowledge.base import (
     Source,
 )
 from cds_service.knowledge.indications import Indication, LsbFit, load_indications
+from cds_service.knowledge.labs import Lab, load_labs
 from cds_service.knowledge.pathway import Pathway, load_pathway
 from cds_service.knowledge.procedure import load_procedure
+from cds_service.knowledge.procedures import ProcedureHistory, load_procedure_history
+from cds_service.knowledge.protocol import Protocol, ProtocolError, load_protocol
 from cds_service.knowledge.record_rules import RecordRules, load_record_rules
 from cds_service.knowledge.support import load_support
 from cds_service.knowledge.triggers import Triggers, load_triggers
@@ -42,6 +49,7 @@ from cds_service.terminology import Code, CodeKey, CodeSystems
 __all__ = [
     "KNOWLEDGE_DIR",
     "VALUESET_DIR",
+    "AllergyRules",
     "CodeGroup",
     "Drug",
     "DrugMatch",
@@ -51,11 +59,16 @@ __all__ = [
     "Interval",
     "Knowledge",
     "KnowledgeError",
+    "Lab",
     "LsbFit",
     "Pathway",
+    "ProcedureHistory",
+    "Protocol",
+    "ProtocolError",
     "RecordRules",
     "Source",
     "Triggers",
+    "knowledge_with_protocol",
     "load_knowledge",
 ]
 
@@ -67,6 +80,9 @@ FILES = (
     "support",
     "triggers",
     "record_rules",
+    "procedure_history",
+    "allergies",
+    "labs",
     "pathway",
 )
 
@@ -92,8 +108,13 @@ class Knowledge:
     opioids: CodeGroup
     triggers: Triggers
     rules: RecordRules
-    pathway: Pathway
     valuesets: tuple[str, ...]
+    procedure_history: ProcedureHistory
+    allergies: AllergyRules
+    labs: tuple[Lab, ...]
+    lab_by_code: Mapping[CodeKey, Lab]
+    pathway: Pathway
+    protocol: Protocol | None = None  # the clinic's own, where CDS_LOCAL_PROTOCOL names one
 
     def drug_by_name(self, text: str) -> list[Drug]:
         """Drugs whose ingredient or brand name stands as whole words in free text.
@@ -110,9 +131,14 @@ class Knowledge:
         return list(drugs.values())
 
     def holds_for(self, drug: Drug) -> tuple[Hold, ...]:
-        """Every hold rule that applies to `drug`, the one to follow first: today the
-        guideline's; a clinic's approved protocol goes before it where one is configured."""
-        return (drug.hold,) if drug.hold else ()
+        """Every hold rule that applies to `drug`, the one to follow first: the clinic's
+        approved protocol where it sets the drug (its `source` cites the protocol by name,
+        version and approval), then the guideline's."""
+        local = self.protocol.holds.get(drug.id) if self.protocol else None
+        return tuple(h for h in (local, drug.hold) if h is not None)
+
+    def with_protocol(self, protocol: Protocol | None) -> Knowledge:
+        return replace(self, protocol=protocol)
 
     def atc_class(self, atc_code: str) -> str | None:
         """The antithrombotic class an ATC code falls in (B01A...), or None."""
@@ -130,6 +156,7 @@ def _build() -> Knowledge:
     groups = {g.id: g for g in (*support.treatments, support.opioids)}
     triggers = load_triggers(reader, groups)
     indications = load_indications(reader)
+    labs, lab_by_code = load_labs(reader)
     versions = sorted({str(d.get("version")) for d in reader.docs.values()})
     return Knowledge(
         version=versions[-1],
@@ -151,8 +178,12 @@ def _build() -> Knowledge:
         opioids=support.opioids,
         triggers=triggers,
         rules=load_record_rules(reader),
-        pathway=load_pathway(reader),
         valuesets=tuple(sorted(reader.valuesets_used)),
+        procedure_history=load_procedure_history(reader),
+        allergies=load_allergies(reader),
+        labs=labs,
+        lab_by_code=lab_by_code,
+        pathway=load_pathway(reader),
     )
 
 
@@ -163,3 +194,15 @@ def load_knowledge() -> Knowledge:
         return _build()
     except (KeyError, TypeError) as exc:
         raise KnowledgeError(f"knowledge files are malformed: {exc!r}") from exc
+
+
+@lru_cache(maxsize=8)
+def knowledge_with_protocol(path: str | None) -> Knowledge:
+    """The release with the clinic's protocol in `path` (None: the release alone).
+
+    ProtocolError (one line) if the file cannot be used: the service must not start with it.
+    """
+    kn = load_knowledge()
+    if not path:
+        return kn
+    return kn.with_protocol(load_protocol(Path(path), kn))

@@ -19,6 +19,10 @@ class Indication:
     lsb: LsbFit
     why: str | None
     laterality: Mapping[CodeKey, str] = field(default_factory=dict)
+    # "amputated-limb": indicated only for a lower limb, read from the recorded amputations,
+    # unless the code itself states the limb (`stated_limb`).
+    anatomy: str | None = None
+    stated_limb: Mapping[CodeKey, str] = field(default_factory=dict)
 
 
 def load_indications(reader: Reader) -> dict[CodeKey, Indication]:
@@ -34,6 +38,8 @@ def load_indications(reader: Reader) -> dict[CodeKey, Indication]:
             lsb=entry["lsb"],
             why=entry.get("why"),
             laterality=laterality,
+            anatomy=entry.get("anatomy"),
+            stated_limb={reader.key(c): c["limb"] for c in codes if c.get("limb")},
         )
         if indication.lsb not in ("indicated", "uncertain", "not-indicated"):
             raise KnowledgeError(f"indication {indication.id}: unknown lsb value")

@@ -10,6 +10,7 @@ from cds_service.facts.appointments import SERVICE_REQUESTS, read_appointments
 from cds_service.hook_call import HookCall
 from cds_service.knowledge import Knowledge
 from cds_service.services.base import CdsService
+from cds_service.services.lsb import PREFETCH as ORDER_PREFETCH
 
 # appointment-book 1.0 offers no prefetch token for the appointments themselves, so the orders
 # an appointment may be `basedOn` are read as the patient's service requests.
@@ -21,6 +22,9 @@ PREFETCH = {
         "MedicationRequest?patient={{context.patientId}}&_include=MedicationRequest:medication"
     ),
     SERVICE_REQUESTS: "ServiceRequest?patient={{context.patientId}}",
+    # The blocks already done (the series) and allergies to what every block uses: read as
+    # the order services read them.
+    **{k: ORDER_PREFETCH[k] for k in ("procedures", "completedServiceRequests", "allergies")},
 }
 
 

@@ -7,8 +7,14 @@ from cds_service.decisions import CardDecision
 from cds_service.decisions.lsb import decide
 from cds_service.facts import extract_facts
 from cds_service.hook_call import HookCall
-from cds_service.knowledge import Knowledge
+from cds_service.knowledge import Knowledge, load_knowledge
 from cds_service.services.base import CdsService
+
+
+def _lab_codes() -> str:
+    """The LOINC codes of labs.yaml, as one `code` search parameter value."""
+    return ",".join(f"{c.system}|{c.code}" for lab in load_knowledge().labs for c in lab.codes)
+
 
 PREFETCH = {
     "conditions": "Condition?patient={{context.patientId}}",
@@ -18,6 +24,10 @@ PREFETCH = {
     "medicationRequests": (
         "MedicationRequest?patient={{context.patientId}}&_include=MedicationRequest:medication"
     ),
+    "procedures": "Procedure?patient={{context.patientId}}",
+    "completedServiceRequests": "ServiceRequest?patient={{context.patientId}}&status=completed",
+    "allergies": "AllergyIntolerance?patient={{context.patientId}}",
+    "observations": "Observation?patient={{context.patientId}}&code=" + _lab_codes(),
 }
 
 

@@ -12,7 +12,7 @@ from cds_service import create_app
 
 from .support import TOKEN
 from fhir_server.harness import FhirTestServer
-from fixture_files import NAMES, fixture_request
+from fixture_files import NAMES, fixture_clock, fixture_request
 
 MakeClient = Callable[..., FlaskClient]
 
@@ -53,6 +53,7 @@ def make_client(ehr: FhirTestServer) -> MakeClient:
             "dev_mode": True,
             "fhir_allow_loopback": False,
             "allowed_fhir_servers": (ehr.base_url,),
+            "clock": fixture_clock,
         }
         settings.update(overrides)
         return create_app(**settings).test_client()

@@ -1,0 +1,113 @@
+"""The block's pathway from the record: earlier blocks in the series, allergies to what the
+block uses, the clinic's protocol and the lab results for the antithrombotics on record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+from cds_service.decisions.model import CardDecision
+from cds_service.facts.model import BlockFact, DrugFact, Facts, LabFact
+from cds_service.hook_call import HookCall
+from cds_service.knowledge import Drug, Hold, Knowledge, Lab
+
+
+@dataclass(frozen=True)
+class ProtocolHold:
+    drug: Drug
+    hold: Hold  # the clinic protocol's
+    guideline: Hold | None  # the guideline's confirmed hold, where it differs
+
+
+@dataclass(frozen=True)
+class Series:
+    blocks: list[BlockFact]  # the current series, oldest first
+    days_since_last: int | None
+    too_soon: bool  # the last block's follow-up is not yet due
+    full: bool  # the series already has the clinic's number of blocks
+
+
+@dataclass
+class PathwayView:
+    """What the cards say about the pathway; the wording is in cards/pathway.j2."""
+
+    blocks: list[BlockFact] = field(default_factory=list)  # every earlier block on record
+    series: Series | None = None
+    protocol_holds: list[ProtocolHold] = field(default_factory=list)
+    protocol_citation: str | None = None
+    labs: list[LabFact] = field(default_factory=list)
+    labs_missing: list[Lab] = field(default_factory=list)
+
+
+def today(call: HookCall) -> date:
+    return (call.received_at or datetime.now(UTC)).astimezone(UTC).date()
+
+
+def current_series(facts: Facts, kn: Knowledge, on: date) -> Series | None:
+    """The blocks chained by gaps no longer than the series gap, ending at the latest one, if
+    that one is itself within the gap of `on`; None when no series is under way."""
+    dated = [(b.when, b) for b in facts.blocks if b.when is not None and b.when <= on]
+    if not dated:
+        return None
+    gap = kn.pathway.series_gap.longest
+    last = dated[-1][0]
+    if on - last > gap:
+        return None
+    series = [dated[-1]]
+    for when, block in reversed(dated[:-1]):
+        if series[0][0] - when > gap:
+            break
+        series.insert(0, (when, block))
+    return Series(
+        blocks=[b for _, b in series],
+        days_since_last=(on - last).days,
+        too_soon=on - last < kn.pathway.follow_up.longest,
+        full=len(series) >= kn.pathway.blocks_per_series,
+    )
+
+
+def _protocol_holds(drugs: list[tuple[Drug, list[DrugFact]]], kn: Knowledge) -> list[ProtocolHold]:
+    found = []
+    for drug, _ in drugs:
+        holds = kn.holds_for(drug)
+        if not holds or not kn.protocol or holds[0].source is None:
+            continue
+        if holds[0].source.key != "local-protocol":
+            continue
+        guideline = holds[1] if len(holds) > 1 and holds[1].required else None
+        if guideline and (guideline.before, guideline.restart) == (
+            holds[0].before,
+            holds[0].restart,
+        ):
+            guideline = None  # the same figures: once is enough
+        found.append(ProtocolHold(drug, holds[0], guideline))
+    return found
+
+
+def pathway_view(
+    call: HookCall, facts: Facts, kn: Knowledge, drugs: list[tuple[Drug, list[DrugFact]]]
+) -> PathwayView:
+    view = PathwayView(blocks=list(facts.blocks), series=current_series(facts, kn, today(call)))
+    view.protocol_holds = _protocol_holds(drugs, kn)
+    view.protocol_citation = kn.protocol.citation if kn.protocol else None
+    if drugs:
+        hold_labs = tuple(lab for d, _ in drugs if d.hold for lab in d.hold.labs)
+        for lab in kn.labs:
+            if lab.shown_with(hold_labs):
+                result = facts.labs.get(lab.id)
+                if result:
+                    view.labs.append(result)
+                else:
+                    view.labs_missing.append(lab)
+    return view
+
+
+def block_cards(facts: Facts, shared: dict) -> list[CardDecision]:
+    """Cards for a block being ordered now: allergies to what it uses, and the series."""
+    cards = []
+    if facts.allergies:
+        cards.append(CardDecision("allergy-warning", {**shared, "allergies": facts.allergies}))
+    view: PathwayView = shared["pathway"]
+    if view.series and (view.series.too_soon or view.series.full):
+        cards.append(CardDecision("lsb-series", shared))
+    return cards

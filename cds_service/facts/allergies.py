@@ -1,0 +1,84 @@
+"""Allergies and intolerances to what the block uses, from AllergyIntolerance resources.
+
+A record that names no substance, or that is not valid FHIR, is a Problem: an allergy list
+that could not be read must never pass as "no contrast allergy".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from cds_service.data.record import Resource
+from cds_service.data.validation import validation_error
+from cds_service.facts.model import AllergyFact, Origin, Problem
+from cds_service.knowledge import Knowledge
+from cds_service.terminology import as_list, codings, concept_label, concept_text
+
+WHERE = "allergy list"
+
+
+def _status(concept: object) -> str | None:
+    for coding in codings(concept):
+        return str(coding["code"])
+    return None
+
+
+def _counts(allergy: Resource, kn: Knowledge) -> bool:
+    rules = kn.allergies
+    if _status(allergy.get("verificationStatus")) in rules.excluded_verification:
+        return False
+    clinical = _status(allergy.get("clinicalStatus"))
+    return rules.missing_status_counts if clinical is None else clinical in rules.active
+
+
+def _reaction_texts(allergy: Resource) -> tuple[list[str], list[str]]:
+    """Substances named in reactions (for matching) and the manifestations (to show)."""
+    substances, manifestations = [], []
+    for reaction in as_list(allergy.get("reaction")):
+        if not isinstance(reaction, dict):
+            continue
+        substances.append(concept_text(reaction.get("substance")))
+        for m in as_list(reaction.get("manifestation")):
+            if label := concept_label(m):
+                manifestations.append(label)
+    return substances, list(dict.fromkeys(manifestations))
+
+
+def read_allergies(
+    allergies: Iterable[Resource], kn: Knowledge
+) -> tuple[list[AllergyFact], list[Problem]]:
+    found: list[AllergyFact] = []
+    problems: list[Problem] = []
+    for allergy in allergies:
+        if allergy.get("resourceType") != "AllergyIntolerance" or not _counts(allergy, kn):
+            continue
+        origin = Origin(f"AllergyIntolerance/{allergy.get('id', '?')}", WHERE)
+        code = allergy.get("code")
+        keys = [kn.systems.key(c["system"], c["code"]) for c in codings(code)]
+        substances, reactions = _reaction_texts(allergy)
+        text = " | ".join(t for t in (concept_text(code), *substances) if t)
+        if not keys and not text:
+            problems.append(Problem(origin.reference, "it names no substance", False, "allergies"))
+            continue
+        matched = [
+            (g, "code" if any(k in g.codes for k in keys) else "name in text")
+            for g in kn.allergies.groups
+            if g.matches(keys, text)
+        ]
+        if not matched:
+            continue
+        if error := validation_error(allergy):
+            problems.append(Problem(origin.reference, error, False, "allergies"))  # shown anyway
+        criticality = allergy.get("criticality")
+        for group, how in matched:
+            found.append(
+                AllergyFact(
+                    group=group.label,
+                    recorded_as=concept_label(code) or text or ", ".join(c for _, c in keys),
+                    matched_by=how,
+                    criticality=criticality if isinstance(criticality, str) else None,
+                    reactions=tuple(reactions),
+                    origin=origin,
+                )
+            )
+    return found, problems

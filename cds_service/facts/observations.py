@@ -1,0 +1,109 @@
+"""The latest laboratory results the bleeding cards show (Observation, by LOINC code).
+
+Only what the record says: the value, its unit and date, the lab's own interpretation and
+reference range. The service sets no threshold of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from cds_service.data.record import Resource
+from cds_service.data.validation import validation_error
+from cds_service.facts.dates import event_date
+from cds_service.facts.model import LabFact, Origin, Problem
+from cds_service.knowledge import Knowledge
+from cds_service.terminology import as_list, codings, concept_label
+
+WHERE = "laboratory results"
+REPORTED = {"final", "amended", "corrected", "preliminary"}  # FHIR R4 observation-status
+
+
+def _number(value: object) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return f"{value:g}"
+
+
+def _quantity_text(quantity: object) -> str | None:
+    if not isinstance(quantity, dict):
+        return None
+    number = _number(quantity.get("value"))
+    if number is None:
+        return None
+    unit = quantity.get("unit") or quantity.get("code")
+    return f"{number} {unit}" if isinstance(unit, str) and unit else number
+
+
+def _value(observation: Resource) -> tuple[str, str | None] | None:
+    quantity = observation.get("valueQuantity")
+    if isinstance(quantity, dict) and (number := _number(quantity.get("value"))) is not None:
+        comparator = quantity.get("comparator")
+        if isinstance(comparator, str):
+            number = f"{comparator}{number}"
+        unit = quantity.get("unit") or quantity.get("code")
+        return number, unit if isinstance(unit, str) and unit else None
+    text = observation.get("valueString")
+    if isinstance(text, str) and text.strip():
+        return text.strip(), None
+    return None
+
+
+def _reference_range(observation: Resource) -> str | None:
+    for entry in as_list(observation.get("referenceRange")):
+        if not isinstance(entry, dict):
+            continue
+        if isinstance(entry.get("text"), str) and entry["text"].strip():
+            return entry["text"].strip()
+        low, high = _quantity_text(entry.get("low")), _quantity_text(entry.get("high"))
+        if low and high:
+            return f"{low} to {high}"
+        if low or high:
+            return f"from {low}" if low else f"up to {high}"
+    return None
+
+
+def read_labs(
+    observations: Iterable[Resource], kn: Knowledge
+) -> tuple[dict[str, LabFact], list[Problem]]:
+    latest: dict[str, LabFact] = {}
+    problems: list[Problem] = []
+    for observation in observations:
+        if observation.get("resourceType") != "Observation":
+            continue
+        if observation.get("status") not in REPORTED:
+            continue
+        lab = next(
+            (
+                kn.lab_by_code[key]
+                for c in codings(observation.get("code"))
+                if (key := kn.systems.key(c["system"], c["code"])) in kn.lab_by_code
+            ),
+            None,
+        )
+        value = _value(observation) if lab else None
+        if lab is None or value is None:
+            continue
+        origin = Origin(f"Observation/{observation.get('id', '?')}", WHERE)
+        if error := validation_error(observation):
+            problems.append(Problem(origin.reference, error, False, "labs"))
+            continue
+        when = event_date(observation, "effectiveDateTime", "effectivePeriod", "issued")
+        current = latest.get(lab.id)
+        if current is not None and (current.when or "") >= (when or ""):
+            continue
+        interpretation = next(
+            (t for i in as_list(observation.get("interpretation")) if (t := concept_label(i))),
+            None,
+        )
+        latest[lab.id] = LabFact(
+            lab=lab,
+            value=value[0],
+            unit=value[1],
+            when=when[:10] if when else None,
+            interpretation=interpretation,
+            reference_range=_reference_range(observation),
+            status=str(observation["status"]),
+            origin=origin,
+        )
+    return latest, problems

@@ -1,0 +1,86 @@
+"""Past procedures: earlier blocks, treatments tried, amputations (Procedure, ServiceRequest).
+
+A completed ServiceRequest counts only where no Procedure records the same work (`basedOn`):
+the Procedure is the better record of what was done and when.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from cds_service.data.record import Resource
+from cds_service.data.validation import validation_error
+from cds_service.facts.dates import as_date, event_date
+from cds_service.facts.model import AmputationFact, BlockFact, Origin, Problem, SupportFact
+from cds_service.facts.orders import is_lsb
+from cds_service.knowledge import Knowledge
+from cds_service.terminology import as_list, codings, concept_label, concept_text
+
+WHEN = {
+    "Procedure": ("performedDateTime", "performedPeriod"),
+    "ServiceRequest": ("occurrenceDateTime", "occurrencePeriod", "authoredOn"),
+}
+
+
+def _based_on(procedures: Iterable[Resource]) -> set[str]:
+    """`ServiceRequest/<id>` of the requests that a Procedure says it fulfilled."""
+    refs = set()
+    for procedure in procedures:
+        for ref in as_list(procedure.get("basedOn")):
+            value = ref.get("reference") if isinstance(ref, dict) else None
+            parts = value.rstrip("/").split("/") if isinstance(value, str) else []
+            if len(parts) >= 2:
+                refs.add(f"{parts[-2]}/{parts[-1]}")
+    return refs
+
+
+def _counts(resource: Resource, kn: Knowledge) -> bool:
+    status = resource.get("status")
+    if resource.get("resourceType") == "ServiceRequest":
+        return status == "completed"
+    return status in kn.procedure_history.counts
+
+
+def read_procedures(
+    sources: list[tuple[Resource, str]], kn: Knowledge
+) -> tuple[list[BlockFact], list[SupportFact], list[AmputationFact], list[Problem]]:
+    """`sources` pairs each Procedure or completed ServiceRequest with where it was read."""
+    blocks: list[BlockFact] = []
+    support: list[SupportFact] = []
+    amputations: list[AmputationFact] = []
+    problems: list[Problem] = []
+    history = kn.procedure_history
+    done_elsewhere = _based_on(r for r, _ in sources if r.get("resourceType") == "Procedure")
+    for resource, where in sources:
+        kind = resource.get("resourceType")
+        if kind not in WHEN or not _counts(resource, kn):
+            continue
+        reference = f"{kind}/{resource.get('id', '?')}"
+        if kind == "ServiceRequest" and reference in done_elsewhere:
+            continue
+        code = resource.get("code")
+        keys = [kn.systems.key(c["system"], c["code"]) for c in codings(code)]
+        text = concept_text(code)
+        block = is_lsb(resource, kn)
+        treatment = None if block else next(
+            (g for g in (*history.treatments, *kn.treatments) if g.matches(keys, text)), None
+        )
+        lower = history.amputation_lower.matches(keys, text)
+        upper = not lower and history.amputation_upper.matches(keys, text)
+        if not (block or treatment or lower or upper):
+            continue  # most procedures are irrelevant and never validated
+        origin = Origin(reference, where)
+        if error := validation_error(resource):
+            problems.append(Problem(reference, error, False, "procedures"))
+            continue
+        label = concept_label(code) or ", ".join(c for _, c in keys) or "procedure"
+        when = event_date(resource, *WHEN[kind])
+        if block:
+            blocks.append(BlockFact(as_date(when), label, origin))
+        elif treatment:
+            dated = f"{label} ({when[:10]})" if when else label
+            support.append(SupportFact(treatment.label, dated, False, origin))
+        if lower or upper:
+            amputations.append(AmputationFact("lower" if lower else "upper", label, origin))
+    blocks.sort(key=lambda b: (b.when is None, b.when))
+    return blocks, support, amputations, problems

@@ -1,0 +1,151 @@
+"""A clinic's own periprocedural anticoagulation protocol (CDS_LOCAL_PROTOCOL), as hold rules.
+
+The file is the clinic's, approved locally; the service only reads it. Any doubt about it stops
+the service at start-up with one line naming the problem: a protocol half read would give a
+clinician a wrong interval with the clinic's name on it.
+
+```yaml
+name: Periprocedural anticoagulation protocol
+version: "3"
+approved_by: Pharmacy and therapeutics committee
+approved_on: 2026-05-01
+drugs:
+  - rxnorm: "1364430"        # ingredient RxCUI (apixaban)
+    hold_before_hours: 72
+    restart_after_hours: 24
+    note: optional text shown on the card
+```
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from cds_service.knowledge.antithrombotics import Hold, Interval
+from cds_service.knowledge.base import Source
+
+if TYPE_CHECKING:
+    from cds_service.knowledge import Knowledge
+
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+TOP_KEYS = {"name", "version", "approved_by", "approved_on", "drugs"}
+DRUG_KEYS = {"rxnorm", "hold_before_hours", "restart_after_hours", "note"}
+SOURCE_KEY = "local-protocol"
+
+
+class ProtocolError(ValueError):
+    """The protocol file cannot be used; the message is one line naming the problem."""
+
+
+@dataclass(frozen=True)
+class Protocol:
+    name: str
+    version: str
+    approved_by: str
+    approved_on: dt.date
+    holds: Mapping[str, Hold]  # drug id (antithrombotics.yaml) -> the protocol's hold
+
+    @property
+    def citation(self) -> str:
+        return (
+            f"{self.name}, version {self.version}, approved by {self.approved_by} "
+            f"on {self.approved_on.isoformat()}"
+        )
+
+
+def _text(doc: Mapping[str, Any], key: str) -> str:
+    value = doc.get(key)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and key == "version":
+        value = str(value)
+    if not isinstance(value, str) or not value.strip():
+        raise ProtocolError(f"{key}: missing (a non-empty text is required)")
+    return " ".join(value.split())
+
+
+def _hours(entry: Mapping[str, Any], key: str, where: str) -> int | None:
+    value = entry.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ProtocolError(f"{where}: {key} must be a whole number of hours >= 0, got {value!r}")
+    return value
+
+
+def _drug_hold(entry: Any, index: int, kn: Knowledge, source: Source) -> tuple[str, Hold]:
+    where = f"drugs[{index}]"
+    if not isinstance(entry, Mapping):
+        raise ProtocolError(f"{where}: must be a mapping with rxnorm and hold_before_hours")
+    if unknown := set(entry) - DRUG_KEYS:
+        raise ProtocolError(f"{where}: unknown key {sorted(unknown)[0]!r}")
+    rxcui = entry.get("rxnorm")
+    if isinstance(rxcui, int) and not isinstance(rxcui, bool):
+        rxcui = str(rxcui)
+    if not isinstance(rxcui, str) or not rxcui.strip():
+        raise ProtocolError(f"{where}: rxnorm (an ingredient RxCUI) is missing")
+    match = kn.drug_by_code.get(kn.systems.key(RXNORM, rxcui))
+    if match is None or match.how != "RxNorm ingredient":
+        raise ProtocolError(
+            f"{where}: rxnorm {rxcui!r} is not an ingredient RxCUI of an anticoagulant or "
+            "antiplatelet the service knows"
+        )
+    before = _hours(entry, "hold_before_hours", where)
+    if before is None:
+        raise ProtocolError(f"{where}: hold_before_hours is missing")
+    restart = _hours(entry, "restart_after_hours", where)
+    note = entry.get("note")
+    if note is not None and not isinstance(note, str):
+        raise ProtocolError(f"{where}: note must be text")
+    hold = Hold(
+        policy="interval",
+        before=(Interval(before, "h"),),
+        restart=Interval(restart, "h") if restart is not None else None,
+        labs=(),
+        note=" ".join(note.split()) if note else None,
+        source=source,
+    )
+    return match.drug.id, hold
+
+
+def parse_protocol(doc: Any, kn: Knowledge) -> Protocol:
+    if not isinstance(doc, Mapping):
+        raise ProtocolError("the file is not a YAML mapping")
+    if unknown := set(doc) - TOP_KEYS:
+        raise ProtocolError(f"unknown key {sorted(unknown)[0]!r}")
+    name, version = _text(doc, "name"), _text(doc, "version")
+    approved_by = _text(doc, "approved_by")
+    approved_on = doc.get("approved_on")
+    if isinstance(approved_on, dt.datetime) or not isinstance(approved_on, dt.date):
+        raise ProtocolError("approved_on: missing (a date, YYYY-MM-DD, is required)")
+    drugs = doc.get("drugs")
+    if not isinstance(drugs, list) or not drugs:
+        raise ProtocolError("drugs: missing (a list of at least one drug is required)")
+    citation = Protocol(name, version, approved_by, approved_on, {}).citation
+    source = Source(SOURCE_KEY, citation, None)
+    holds: dict[str, Hold] = {}
+    for index, entry in enumerate(drugs):
+        drug_id, hold = _drug_hold(entry, index, kn, source)
+        if drug_id in holds:
+            raise ProtocolError(f"drugs[{index}]: {drug_id} is listed twice")
+        holds[drug_id] = hold
+    return Protocol(name, version, approved_by, approved_on, holds)
+
+
+def load_protocol(path: str | Path, kn: Knowledge) -> Protocol:
+    """The protocol in `path`, checked against the knowledge release; ProtocolError if unusable."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ProtocolError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ProtocolError(f"not valid YAML{where}") from None
+    return parse_protocol(doc, kn)
