@@ -181,6 +181,24 @@ def test_the_clinic_protocol_gives_a_doac_its_dates(booked: Callable[..., Any]) 
     assert "Earliest date that works: Saturday 28 November 2026, 13:00" in critical["detail"]
 
 
+def test_a_protocol_that_differs_from_the_guideline_dates_the_protocol_and_names_both(
+    tmp_path: Path,
+) -> None:
+    protocol = tmp_path / "protocol.yaml"
+    protocol.write_text(
+        'name: Test protocol\nversion: "7"\napproved_by: Test committee\n'
+        "approved_on: 2026-05-01\ndrugs:\n"
+        '  - rxnorm: "11289"\n    hold_before_hours: 96\n    restart_after_hours: 24\n',
+        encoding="utf-8",
+    )  # warfarin: 96 hours instead of the guideline's 5 days
+    app = create_app(dev_mode=True, local_protocol=str(protocol))
+    set_clock(app, NOW)
+    plan = card(app.test_client().post(BOOK, json=booking()), "booking-hold-plan")
+    assert "Last dose no later than Monday 7 December 2026, 09:00" in plan["detail"]
+    assert "The guideline's figure differs: 5 days before, restart 6 hours after" in plan["detail"]
+    assert "Last dose: Saturday 5 December" not in plan["detail"]
+
+
 # --- data quality ---------------------------------------------------------------------------
 
 

@@ -27,6 +27,7 @@ class DrugPlan:
     found: list[DrugFact]
     hold: Hold | None  # the rule followed: the first of `holds_for`, None when none is known
     dated: DatedHold | None  # None without an interval or without a start time
+    differs: Hold | None = None  # the guideline's figure where a clinic protocol differs from it
 
     @property
     def too_soon(self) -> bool:
@@ -68,7 +69,13 @@ def plan_drug(
     if before is not None and booked.start is not None:
         restart = hold.restart if hold else None
         dated = date_hold(before, restart, booked.start, booked.end, now)
-    return DrugPlan(drug, found, hold, dated)
+    other = holds[1] if len(holds) > 1 and holds[1].required else None
+    if other is not None and hold is not None and (other.before, other.restart) == (
+        hold.before,
+        hold.restart,
+    ):
+        other = None  # the same figures: once is enough
+    return DrugPlan(drug, found, hold, dated, other)
 
 
 def _in_date_order(appointments: list[AppointmentFact]) -> list[AppointmentFact]:
