@@ -1,14 +1,29 @@
 # Two commands for a newcomer: `make run` serves the service, `make test` runs the whole suite.
-# Both create the virtual environment and install what they need first.
+# Both create the virtual environment and install what they need first. `make` alone lists the
+# targets: each is described by its `##` comment.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8080
 HOST ?= 127.0.0.1
+FHIR_PORT ?= 8090
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint bench bench-fetch install browser screenshot clean postgres
+.PHONY: help run test lint bench bench-fetch install browser screenshot clean postgres fhir-server \
+	reading-grades
+.DEFAULT_GOAL := help
+
+help: ## list the targets
+	@echo "make TARGET (variables: PORT=$(PORT) HOST=$(HOST) FHIR_PORT=$(FHIR_PORT))"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  \1\t\2/' | expand -t 16
+
+# The runtime only: `make test` adds the test extra.
+$(BIN)/.runtime: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
 
 $(BIN)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +31,7 @@ $(BIN)/.installed: setup.cfg pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-install: $(BIN)/.installed
+install: $(BIN)/.installed ## create .venv with the service and its test tools
 
 # The browser tests drive Debian's Chromium through Playwright's Python package (in the test
 # extra). Never `playwright install`: its browser downloads are blocked and not needed.
@@ -25,23 +40,23 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-dejavu-core
 
-browser: $(CHROMIUM)
+browser: $(CHROMIUM) ## install Debian's Chromium for the browser tests (apt)
 
-run: install
+run: $(BIN)/.runtime ## serve in development mode on http://HOST:PORT (127.0.0.1:8080)
 	CDS_DEV_MODE=1 $(BIN)/cds-service serve --host $(HOST) --port $(PORT)
 
-lint: install
+lint: install ## ruff check
 	$(BIN)/ruff check .
 
 # The suite runs every database test on SQLite and on PostgreSQL (a throwaway cluster that
 # tests/pg_cluster.py starts on a Unix socket and removes). CDS_TEST_DATABASE=sqlite (or
 # =postgres) runs one backend only.
-test: install postgres browser
+test: install postgres browser ## ruff, then the whole suite (SQLite, PostgreSQL, browser, FHIR server)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 # PostgreSQL server binaries (initdb, pg_ctl) for the tests; installed from Debian if missing.
-postgres:
+postgres: ## install PostgreSQL server binaries for the tests if missing (apt)
 	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null \
 		|| [ -n "$$PG_BIN" ] || [ "$$CDS_TEST_DATABASE" = sqlite ]; then exit 0; fi; \
 	if [ "$$(id -u)" != 0 ]; then \
@@ -50,16 +65,27 @@ postgres:
 	echo "PostgreSQL server not found: installing the postgresql package"; \
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql
 
-# docs/sandbox.png, the README's picture of the sandbox: fixture 01 with its cards.
-screenshot: install browser
+# docs/sandbox.png, the README's picture of the sandbox: fixture 01 with its cards. Rewritten
+# only when something visible changed (not for the latency of the call alone).
+screenshot: install browser ## refresh docs/sandbox.png (when something visible changed)
 	$(BIN)/python tools/sandbox_screenshot.py docs/sandbox.png
 
-bench: install
+bench: install ## p50/p99 latency of the typical and the heavy fixture
 	$(BIN)/python bench/latency.py
 
 # The fetch path (no prefetch, the FHIR test server on loopback) against the prefetch path.
-bench-fetch: install
+bench-fetch: install ## latency of the fetch path against the prefetch path
 	$(BIN)/python bench/fetch_latency.py
 
-clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache
+# Reading grade of each section of the patient page (textstat, in the test extra).
+reading-grades: install ## reading grade of each section of the patient page
+	$(BIN)/python tools/reading_grades.py
+
+# A FHIR server for the CDS Hooks sandbox or another CDS client: see docs/sandbox.md.
+fhir-server: install ## FHIR server with the fixture patients on 127.0.0.1:FHIR_PORT (needs Node)
+	$(BIN)/python tools/fhir_server.py --port $(FHIR_PORT)
+
+clean: ## remove what the targets created (.venv, caches, instance/, node_modules)
+	rm -rf $(VENV) *.egg-info build dist .pytest_cache .ruff_cache .hypothesis instance \
+		tests/fhir_server/node_modules
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

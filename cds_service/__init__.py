@@ -16,6 +16,7 @@ from cds_service.db import default_database_url, make_engine, safe_url
 from cds_service.db.migrate import current_revision, head_revision, upgrade
 from cds_service.feedback import init_feedback
 from cds_service.knowledge import ProtocolError, knowledge_with_protocol
+from cds_service.quieting import init_quieting
 from cds_service.security import init_security
 from cds_service.web import education, sandbox
 
@@ -27,9 +28,11 @@ def utc_now() -> datetime:
 
 
 def create_app(**overrides: Any) -> Flask:
-    """Builds the app. `overrides` replace settings from the environment (tests use this).
+    """Builds the app. `overrides` replace settings from the environment (tests use this;
+    `clock=` sets the time that time-dependent rules and quieting compare with).
 
-    Refuses to start (ConfigError) without a trusted-clients file unless in development mode.
+    Refuses to start (ConfigError) without a trusted-clients file, or without a patient-key
+    secret while quieting is on, unless in development mode.
     """
     settings = Settings.from_env(**overrides)
     app = Flask(__name__)
@@ -52,11 +55,12 @@ def create_app(**overrides: Any) -> Flask:
     engine = make_engine(settings.database_url or default_database_url(app.instance_path))
     app.extensions["cds_db"] = engine
     init_security(app, engine)  # before anything slow: a wrong trust setup fails at once
+    quieting = init_quieting(app, engine, settings, app.extensions["cds_clock"])
     _prepare_schema(engine, settings)
 
     register_error_handlers(app)
     app.register_blueprint(routes.bp)
-    init_feedback(app, engine)
+    init_feedback(app, engine, quieting)
     app.register_blueprint(education.bp)
     app.register_blueprint(sandbox.bp)
     return app

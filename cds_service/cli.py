@@ -124,6 +124,37 @@ def feedback_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def feedback_purge(args: argparse.Namespace) -> int:
+    from cds_service.config import Settings
+    from cds_service.db.migrate import current_revision, head_revision
+    from cds_service.feedback.retention import Retention, format_purged, purge
+
+    try:
+        settings = Settings.from_env()
+        retention = Retention(
+            comment_days=_first(args.comment_days, settings.feedback_retention_days),
+            record_days=_first(args.record_days, settings.feedback_record_retention_days),
+        )
+    except ValueError as exc:
+        print(f"cds-service: {exc}", file=sys.stderr)
+        return 2
+    engine = _engine(args)
+    try:
+        if current_revision(engine) != head_revision():
+            print("cds-service: the database is not at the current schema: run "
+                  "`cds-service db upgrade`", file=sys.stderr)
+            return 1
+        result = purge(engine, retention, datetime.now(UTC))
+    finally:
+        engine.dispose()
+    print(json.dumps(result.as_dict()) if args.json else format_purged(result, retention))
+    return 0
+
+
+def _first(value: int | None, default: int) -> int:
+    return default if value is None else value
+
+
 def format_card(card: dict[str, Any]) -> str:
     marks = {"info": "[info]", "warning": "[WARNING]", "critical": "[CRITICAL]"}
     lines = [f"{marks.get(card['indicator'], card['indicator'])} {card['summary']}"]
@@ -147,7 +178,8 @@ def service_for_hook(hook: Any) -> str:
 
 
 def replay(args: argparse.Namespace) -> int:
-    """Posts fixture requests to a running service and prints the cards readably."""
+    """Posts fixture requests to a running service and prints the cards readably. Exits 1 when
+    any call did not answer 200, unless --allow-errors."""
     paths: list[Path] = []
     for name in args.fixtures:
         path = Path(name)
@@ -161,17 +193,31 @@ def replay(args: argparse.Namespace) -> int:
             headers = {"Content-Type": "application/json"}
             if args.token:
                 headers["Authorization"] = f"Bearer {args.token}"
-            response = session.post(url, json=body, headers=headers, timeout=args.timeout)
+            try:
+                response = session.post(url, json=body, headers=headers, timeout=args.timeout)
+            except requests.RequestException as exc:
+                failures += 1
+                print(f"== {path.name} -> {service}: no answer ({type(exc).__name__})\n")
+                continue
             elapsed = response.elapsed.total_seconds() * 1000
             print(f"== {path.name} -> {service}: HTTP {response.status_code} ({elapsed:.0f} ms)")
-            if not response.ok:
+            if response.status_code != 200:
                 failures += 1
-                print(json.dumps(response.json(), indent=2) if response.content else "")
+                print(_readable(response))
                 continue
             cards = response.json().get("cards", [])
             print("(no cards)" if not cards else "\n\n".join(format_card(c) for c in cards))
             print()
-    return 1 if failures and args.strict else 0
+    if failures:
+        print(f"{failures} of {len(paths)} call(s) did not answer 200", file=sys.stderr)
+    return 1 if failures and not args.allow_errors else 0
+
+
+def _readable(response: requests.Response) -> str:
+    try:
+        return json.dumps(response.json(), indent=2)
+    except ValueError:
+        return response.text[:2000]
 
 
 def protocol_check(args: argparse.Namespace) -> int:
@@ -195,19 +241,28 @@ def protocol_check(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cds-service", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("serve", help="serve the CDS Hooks API with gunicorn")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8080)
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--threads", type=int, default=4)
+    p = sub.add_parser(
+        "serve",
+        help="serve the CDS Hooks API with gunicorn",
+        description="Serve the CDS Hooks API with gunicorn. Settings come from CDS_* "
+        "environment variables (README, docs/deploying.md); CDS_DEV_MODE=1 for development.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument("--port", type=int, default=8080, help="port to listen on")
+    p.add_argument("--workers", type=int, default=2, help="worker processes")
+    p.add_argument("--threads", type=int, default=4, help="threads per worker")
     p.set_defaults(func=serve)
     p = sub.add_parser("replay", help="post fixture requests to a running service")
     p.add_argument("url", help="base URL of the service, e.g. http://127.0.0.1:8080")
     p.add_argument("fixtures", nargs="+", help="request files or folders of them")
     p.add_argument("--service", help="service id (default: from each request's hook)")
     p.add_argument("--token", help="a bearer JWT, for a service that is not in dev mode")
-    p.add_argument("--timeout", type=float, default=10.0)
-    p.add_argument("--strict", action="store_true", help="exit 1 if any call fails")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds per call (default: 10)")
+    p.add_argument(
+        "--allow-errors", action="store_true",
+        help="exit 0 even when a call does not answer 200 (default: exit 1)",
+    )
     p.set_defaults(func=replay)
 
     db_url_help = "database URL (default: CDS_DATABASE_URL, else SQLite in the instance folder)"
@@ -237,12 +292,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     q.add_argument("--json", action="store_true", help="print JSON instead of a table")
     q.set_defaults(func=feedback_report)
+    q = fb.add_parser(
+        "purge",
+        help="remove old comments, and older feedback and issued-card rows (one transaction)",
+    )
+    q.add_argument("--database-url", help=db_url_help)
+    q.add_argument(
+        "--comment-days", type=int, metavar="N",
+        help="remove comments stored more than N days ago "
+        "(default: CDS_FEEDBACK_RETENTION_DAYS, else 90)",
+    )
+    q.add_argument(
+        "--record-days", type=int, metavar="N",
+        help="remove feedback and issued-card rows stored more than N days ago "
+        "(default: CDS_FEEDBACK_RECORD_RETENTION_DAYS, else 730)",
+    )
+    q.add_argument("--json", action="store_true", help="print the counts as JSON")
+    q.set_defaults(func=feedback_purge)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        code = int(args.func(args))
+        sys.stdout.flush()  # inside the try: a pipe closed early fails here, not at exit
+        return code
+    except BrokenPipeError:
+        # The reader went away (`cds-service replay ... | head`): stop quietly, as `cat` does.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a command ended by the pipe
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+import re
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
@@ -54,6 +55,16 @@ def _int(name: str, default: int, minimum: int = 0) -> int:
     return value
 
 
+def _phone(raw: str | None) -> str | None:
+    """A telephone number as patients dial it: digits, spaces and + ( ) - . only."""
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    if not re.fullmatch(r"\+?[0-9(][0-9 ()\-.]{1,28}[0-9]", raw):
+        raise ConfigError("CDS_CLINIC_PHONE must be a telephone number (digits, spaces, + ( ) - .)")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     dev_mode: bool = False  # CDS_DEV_MODE: unsigned calls from loopback, sandbox on
@@ -71,17 +82,27 @@ class Settings:
     database_url: str | None = None  # CDS_DATABASE_URL; default: SQLite in the instance folder
     migrate_on_start: bool = True  # CDS_MIGRATE_ON_START: run Alembic upgrades in create_app
     feedback_max_body_bytes: int = 256 * 1024  # CDS_FEEDBACK_MAX_BODY_BYTES
+    # --- quiet once answered (docs/deploying.md, "Quieting answered suggestions") ---
+    quieting: bool = True  # CDS_QUIETING: off shows every suggestion every time
+    # CDS_PATIENT_KEY_SECRET: keys the patient hash; required outside development mode
+    patient_key_secret: str | None = field(default=None, repr=False)
+    quieting_policy: str | None = None  # CDS_QUIETING_POLICY: a reviewed policy file of its own
+    # `cds-service feedback purge`: override comments (free text) are kept this many days ...
+    feedback_retention_days: int = 90  # CDS_FEEDBACK_RETENTION_DAYS
+    # ... and feedback rows and issued-card rows this many days.
+    feedback_record_retention_days: int = 730  # CDS_FEEDBACK_RECORD_RETENTION_DAYS
     # Fetching from the EHR's FHIR server when prefetch is missing (docs/fhir-fallback.md).
     fhir_allow_loopback: bool = False  # CDS_FHIR_ALLOW_LOOPBACK, default: on in dev mode
     fhir_budget_ms: int = 400  # CDS_FHIR_BUDGET_MS: the whole fetch, all queries together
     fhir_connect_timeout_ms: int = 200  # CDS_FHIR_CONNECT_TIMEOUT_MS, per request
-    fhir_read_timeout_ms: int = 400  # CDS_FHIR_READ_TIMEOUT_MS, per request
+    fhir_read_timeout_ms: int = 0  # CDS_FHIR_READ_TIMEOUT_MS, per request; 0: the budget
     fhir_max_pages: int = 20  # CDS_FHIR_MAX_PAGES: per prefetch key, the first page included
     fhir_page_size: int = 1000  # CDS_FHIR_PAGE_SIZE: `_count` asked for; 0 = server's default
     fhir_max_retries: int = 2  # CDS_FHIR_MAX_RETRIES: for 429 and 503, inside the budget
     fhir_concurrency: int = 8  # CDS_FHIR_CONCURRENCY: parallel requests per worker
     fhir_max_response_bytes: int = 20 * 1024 * 1024  # CDS_FHIR_MAX_RESPONSE_BYTES, per page
     fhir_ca_bundle: str | None = None  # CDS_FHIR_CA_BUNDLE: PEM file or folder (hospital PKI)
+    clinic_phone: str | None = None  # CDS_CLINIC_PHONE: on the patient page's "When to get help"
     sandbox: bool = False  # CDS_SANDBOX: the sandbox page outside development mode
     sandbox_fixtures: str | None = None  # CDS_SANDBOX_FIXTURES: folder of hook request files
     local_protocol: str | None = None  # CDS_LOCAL_PROTOCOL: the clinic's anticoagulation protocol
@@ -109,10 +130,15 @@ class Settings:
             "feedback_max_body_bytes": int(
                 os.environ.get("CDS_FEEDBACK_MAX_BODY_BYTES", 256 * 1024)
             ),
+            "quieting": _flag("CDS_QUIETING", True),
+            "patient_key_secret": os.environ.get("CDS_PATIENT_KEY_SECRET") or None,
+            "quieting_policy": os.environ.get("CDS_QUIETING_POLICY") or None,
+            "feedback_retention_days": _int("CDS_FEEDBACK_RETENTION_DAYS", 90),
+            "feedback_record_retention_days": _int("CDS_FEEDBACK_RECORD_RETENTION_DAYS", 730),
             "fhir_allow_loopback": _flag("CDS_FHIR_ALLOW_LOOPBACK", dev_mode),
             "fhir_budget_ms": _int("CDS_FHIR_BUDGET_MS", 400, minimum=1),
             "fhir_connect_timeout_ms": _int("CDS_FHIR_CONNECT_TIMEOUT_MS", 200, minimum=1),
-            "fhir_read_timeout_ms": _int("CDS_FHIR_READ_TIMEOUT_MS", 400, minimum=1),
+            "fhir_read_timeout_ms": _int("CDS_FHIR_READ_TIMEOUT_MS", 0),
             "fhir_max_pages": _int("CDS_FHIR_MAX_PAGES", 20, minimum=1),
             "fhir_page_size": _int("CDS_FHIR_PAGE_SIZE", 1000),
             "fhir_max_retries": _int("CDS_FHIR_MAX_RETRIES", 2),
@@ -121,6 +147,7 @@ class Settings:
                 "CDS_FHIR_MAX_RESPONSE_BYTES", 20 * 1024 * 1024, minimum=1024
             ),
             "fhir_ca_bundle": os.environ.get("CDS_FHIR_CA_BUNDLE") or None,
+            "clinic_phone": os.environ.get("CDS_CLINIC_PHONE"),
             "sandbox": _flag("CDS_SANDBOX"),
             "sandbox_fixtures": os.environ.get("CDS_SANDBOX_FIXTURES") or None,
             "local_protocol": os.environ.get("CDS_LOCAL_PROTOCOL") or None,
@@ -128,6 +155,7 @@ class Settings:
         }
         known = {f.name for f in fields(cls)}
         values.update({k: v for k, v in overrides.items() if k in known})
+        values["clinic_phone"] = _phone(values["clinic_phone"])
         values["extra"] = {k: v for k, v in overrides.items() if k not in known}
         return cls(**values)
 

@@ -25,6 +25,8 @@ from cds_service.testing import served
 
 from fixture_files import FIXTURE_NOW, fixture_clock
 
+QUIETING_TEST_SECRET = "test-suite-secret-0123456789abcdef0123456789"
+
 _DEFAULT_DB_DIR: str | None = None
 
 
@@ -35,6 +37,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if "CDS_DATABASE_URL" not in os.environ:
         _DEFAULT_DB_DIR = tempfile.mkdtemp(prefix="cds-test-db-")
         os.environ["CDS_DATABASE_URL"] = f"sqlite:///{_DEFAULT_DB_DIR}/default.sqlite3"
+    # Apps outside development mode need a patient-key secret (quieting); a test's own.
+    os.environ.setdefault("CDS_PATIENT_KEY_SECRET", QUIETING_TEST_SECRET)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

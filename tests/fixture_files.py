@@ -40,6 +40,17 @@ SERVICES = {
 }
 
 
+def fixture_bundles() -> list[dict[str, Any]]:
+    """What the fixtures prefetched (matches and included Medications): what an EHR's FHIR
+    server would hold for the fixture patients."""
+    return [
+        value
+        for name in NAMES
+        for value in (fixture_request(name).get("prefetch") or {}).values()
+        if isinstance(value, dict) and value.get("resourceType") == "Bundle"
+    ]
+
+
 def service_for(body: dict[str, Any]) -> str:
     return SERVICES.get(str(body.get("hook")), "lsb-order-sign")
 

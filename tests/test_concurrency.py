@@ -38,7 +38,8 @@ def test_concurrent_feedback_from_several_processes_loses_nothing(
     url = f"http://127.0.0.1:{port}"
     trusted = write_trusted_clients(tmp_path / "trusted.yaml", issuer.entry())
     env = {k: v for k, v in os.environ.items() if not k.startswith("CDS_")}
-    env.update(CDS_TRUSTED_CLIENTS=str(trusted), CDS_PUBLIC_URL=url, CDS_DATABASE_URL=database_url)
+    env.update(CDS_TRUSTED_CLIENTS=str(trusted), CDS_PUBLIC_URL=url, CDS_DATABASE_URL=database_url,
+               CDS_PATIENT_KEY_SECRET=os.environ["CDS_PATIENT_KEY_SECRET"])
     with served(env, port=port, workers=WORKERS, threads=2, inherit_env=False):
         cards = []
         for _ in range(2):

@@ -15,8 +15,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from feedback_support import (
+    COMMENT,
+    FEEDBACK,
+    REASONS,
+    SELECT,
+    SIGN,
+    WHEN,
+    Ehr,
+    accepted,
+    overridden,
+)
 from flask import Flask
-from flask.testing import FlaskClient
 from jwt_helpers import PUBLIC_URL, TestIssuer, write_trusted_clients
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
@@ -25,59 +35,7 @@ from cds_service.cli import main
 from cds_service.db.migrate import current_revision, head_revision
 from cds_service.feedback.models import CardFeedback, IssuedCard
 
-from fixture_files import card_kind, fixture_request
-
-SELECT = "/cds-services/lsb-order-select"
-SIGN = "/cds-services/lsb-order-sign"
-FEEDBACK = SELECT + "/feedback"
-REASONS = "urn:lsb-cds-service:override-reason"
-WHEN = "2026-11-25T08:00:00Z"
-COMMENT = "Pt Jane Roe MRN 4711 had the block last week at another clinic"
-
-
-class Ehr:
-    """A signed CDS client talking to one app."""
-
-    def __init__(self, app: Flask, issuer: TestIssuer) -> None:
-        self.app = app
-        self.issuer = issuer
-        self.client: FlaskClient = app.test_client()
-
-    def post(self, path: str, body: Any, **kwargs: Any) -> Any:
-        headers = self.issuer.auth(PUBLIC_URL + path)
-        return self.client.post(path, json=body, headers=headers, **kwargs)
-
-    def cards(self, fixture: str = "01-crps-left-apixaban") -> dict[str, dict[str, Any]]:
-        """Calls the service; returns the cards by kind."""
-        response = self.post(SELECT, fixture_request(fixture))
-        assert response.status_code == 200
-        return {card_kind(c): c for c in response.get_json()["cards"]}
-
-    def feedback(self, *items: dict[str, Any], path: str = FEEDBACK) -> Any:
-        return self.post(path, {"feedback": list(items)})
-
-
-def accepted(card: dict[str, Any], when: str = WHEN) -> dict[str, Any]:
-    return {
-        "card": card["uuid"],
-        "outcome": "accepted",
-        "acceptedSuggestions": [{"id": s["uuid"]} for s in card.get("suggestions", ())],
-        "outcomeTimestamp": when,
-    }
-
-
-def overridden(
-    card: dict[str, Any], code: str | None = None, comment: str | None = None, when: str = WHEN
-) -> dict[str, Any]:
-    item: dict[str, Any] = {"card": card["uuid"], "outcome": "overridden", "outcomeTimestamp": when}
-    reason: dict[str, Any] = {}
-    if code:
-        reason["reason"] = {"system": REASONS, "code": code}
-    if comment:
-        reason["userComment"] = comment
-    if reason:
-        item["overrideReason"] = reason
-    return item
+from fixture_files import fixture_request
 
 
 def stored(app: Flask) -> list[CardFeedback]:

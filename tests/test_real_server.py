@@ -38,32 +38,65 @@ def test_errors_over_real_http_are_operation_outcomes(live_server: str) -> None:
     assert response.json()["resourceType"] == "OperationOutcome"
 
 
-def test_replay_prints_the_cards_readably(live_server: str) -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cds_service.cli",
-            "replay",
-            live_server,
-            str(FIXTURES / "requests" / "16-lsb-selected-aspirin.json"),
-            str(FIXTURES / "requests" / "25-conditions-key-omitted.json"),
-            str(FIXTURES / "requests" / "35-book-warfarin-too-soon.json"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
+def replay(*args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cds_service.cli", "replay", *args],
+        capture_output=True, text=True, timeout=60, **kwargs,  # type: ignore[call-overload]
     )
+
+
+def test_replay_prints_the_cards_readably(live_server: str) -> None:
+    requests_dir = FIXTURES / "requests"
+    result = replay(live_server, str(requests_dir / "16-lsb-selected-aspirin.json"),
+                    str(requests_dir / "25-conditions-key-omitted.json"))
     out = result.stdout
     assert "16-lsb-selected-aspirin.json -> lsb-order-select: HTTP 200" in out
     assert "[CRITICAL] Lumbar sympathetic block ordered while on aspirin" in out
     assert "kind: lsb-bleeding-risk" in out
     assert "25-conditions-key-omitted.json -> lsb-order-select: HTTP 412" in out
-    # The live server runs at the fixtures' stated time (CDS_FIXED_NOW).
-    assert "35-book-warfarin-too-soon.json -> lsb-appointment-book: HTTP 200" in out
-    assert "[CRITICAL] Too soon: the block on Fri 27 Nov 2026" in out
-    assert "kind: booking-preparation" in out
+    assert result.returncode == 1  # a call did not answer 200
+    assert "1 of 2 call(s) did not answer 200" in result.stderr
+
+
+def test_replay_sends_a_booking_to_the_booking_service(live_server: str) -> None:
+    # The live server runs at the fixtures' "today" (CDS_FIXED_NOW).
+    result = replay(live_server, str(FIXTURES / "requests" / "35-book-warfarin-too-soon.json"))
+    assert result.returncode == 0, result.stderr
+    assert "35-book-warfarin-too-soon.json -> lsb-appointment-book: HTTP 200" in result.stdout
+    assert "[CRITICAL] Too soon: the block on Fri 27 Nov 2026" in result.stdout
+    assert "kind: booking-preparation" in result.stdout
+
+
+def test_replay_exit_status(live_server: str) -> None:
+    fine = str(FIXTURES / "requests" / "16-lsb-selected-aspirin.json")
+    failing = str(FIXTURES / "requests" / "25-conditions-key-omitted.json")
+    assert replay(live_server, fine).returncode == 0
+    assert replay("--allow-errors", live_server, fine, failing).returncode == 0
+    down = replay("http://127.0.0.1:9", fine)  # nothing listens on the discard port
+    assert down.returncode == 1 and "no answer" in down.stdout and "Traceback" not in down.stderr
+
+
+def test_replay_into_a_closed_pipe_stops_quietly(live_server: str) -> None:
+    """`cds-service replay ... | head`: the reader goes away; no BrokenPipeError traceback."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cds_service.cli", "replay", live_server,
+         str(FIXTURES / "requests")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # like `head` after its lines: every write now fails with EPIPE
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr
+
+
+def test_serve_help_shows_the_defaults() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "cds_service.cli", "serve", "--help"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )
+    for default in ("(default: 127.0.0.1)", "(default: 8080)", "(default: 2)", "(default: 4)"):
+        assert default in result.stdout
 
 
 def test_log_lines_name_the_call_but_no_patient(live_server: str, live_server_log: Path) -> None:

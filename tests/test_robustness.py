@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import os
+import uuid
 from typing import Any
 
 from flask import Flask
@@ -81,7 +82,10 @@ def test_damaged_feedback_never_gets_a_500(
 ) -> None:
     client = app.test_client()
     select = "/cds-services/lsb-order-select"
-    cards = client.post(select, json=fixture_request("01-crps-left-apixaban")).get_json()["cards"]
+    call = fixture_request("01-crps-left-apixaban")
+    # A patient of its own per example: an earlier example's override may quiet the suggestion.
+    call["context"]["patientId"] = str(uuid.uuid4())
+    cards = client.post(select, json=call).get_json()["cards"]
     card = next(c for c in cards if c.get("suggestions"))
     body = {
         "feedback": [

@@ -477,6 +477,38 @@ def test_cors_preflight_allows_configured_origins_with_authorization(
     assert "Access-Control-Allow-Origin" not in response.headers
 
 
+@pytest.mark.parametrize(
+    ("origin", "allowed"),
+    [
+        (ORIGIN, True),
+        ("http://127.0.0.1:3000", True),
+        ("http://localhost:8000", True),
+        ("https://localhost", True),
+        ("http://127.1.2.3:9", True),
+        ("http://[::1]:8080", True),
+        ("https://evil.invalid", False),
+        ("http://localhost.evil.invalid", False),
+        ("http://127.0.0.1.evil.invalid:3000", False),
+        ("http://10.0.0.5:3000", False),
+        ("null", False),
+    ],
+)
+def test_dev_mode_allows_the_public_sandbox_and_loopback_pages(
+    make_app: Callable[..., Flask], origin: str, allowed: bool
+) -> None:
+    client = make_app(dev_mode=True, public_url=None).test_client()
+    response = client.options(SELECT, headers={
+        "Origin": origin,
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type",
+    })
+    assert (response.headers.get("Access-Control-Allow-Origin") == origin) is allowed
+    # Configured origins replace the development defaults.
+    client = make_app(dev_mode=True, public_url=None, cors_origins=(ORIGIN,)).test_client()
+    response = client.get(DISCOVERY, headers={"Origin": "http://127.0.0.1:3000"})
+    assert "Access-Control-Allow-Origin" not in response.headers
+
+
 def test_no_cors_origins_configured_means_no_cors_headers(secure_app: Flask) -> None:
     response = secure_app.test_client().options(
         SELECT, headers={"Origin": ORIGIN, "Access-Control-Request-Method": "POST"}

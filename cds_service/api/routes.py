@@ -3,42 +3,30 @@ service or a new drug needs no change here."""
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app, g, request
 from flask.signals import Namespace
 from marshmallow import ValidationError
 
 from cards import render_card
 from cds_service import services
 from cds_service.api.errors import CdsError
+from cds_service.api.json_body import read_json_body
 from cds_service.api.schemas import HookRequestSchema, flatten
 from cds_service.data.loader import DataUnavailable, RecordFetcher, load_record
 from cds_service.knowledge import load_knowledge
+
+if TYPE_CHECKING:
+    from cds_service.quieting import Quieting
 
 log = logging.getLogger(__name__)
 bp = Blueprint("cds_hooks", __name__)
 
 # Sent after a service call with the cards returned: the feedback store records them.
 cards_issued = Namespace().signal("cards-issued")
-
-JSON_TYPES = ("application/json", "application/fhir+json")
-
-
-def read_json_body() -> Any:
-    if request.mimetype not in JSON_TYPES:
-        raise CdsError(415, "Send the request as application/json.")
-    raw = request.get_data(cache=False)  # over MAX_CONTENT_LENGTH: 413 before this line
-    try:
-        return json.loads(raw)
-    except (ValueError, RecursionError) as exc:
-        message = "The request body is not valid JSON"
-        if isinstance(exc, json.JSONDecodeError):
-            message += f" (line {exc.lineno}, column {exc.colno})"
-        raise CdsError(400, message + ".") from None
 
 
 def lookup_service(service_id: str) -> services.CdsService:
@@ -55,6 +43,14 @@ def links_base_url() -> str:
 @bp.get("/cds-services")
 def discovery() -> dict[str, Any]:
     return {"services": [s.discovery() for s in services.ALL]}
+
+
+@bp.route("/cds-services/<service_id>", methods=["GET", "PUT", "PATCH", "DELETE"])
+@bp.route("/cds-services/<service_id>/feedback", methods=["GET", "PUT", "PATCH", "DELETE"])
+def wrong_method(service_id: str) -> None:
+    """An unknown service is 404 whatever the method; a known one is called with POST only."""
+    lookup_service(service_id)
+    raise CdsError(405, "Call this endpoint with POST.", headers={"Allow": "POST"})
 
 
 @bp.post("/cds-services/<service_id>")
@@ -86,9 +82,19 @@ def call_service(service_id: str) -> dict[str, Any]:
     knowledge = load_knowledge().with_protocol(current_app.extensions.get("cds_protocol"))
     call = replace(call, received_at=current_app.extensions["cds_clock"]())
     decisions = service.decide(call, record, knowledge)
+    quieting: Quieting | None = current_app.extensions.get("cds_quieting")
+    if quieting is not None:
+        patient_key = quieting.key_for(call, g.get("cds_tenant") or "unknown")
+        decisions = quieting.quiet(decisions, patient_key)
     base = links_base_url()
     cards = [render_card(d, base, knowledge.version) for d in decisions]
-    cards_issued.send(current_app._get_current_object(), service=service, call=call, cards=cards)
+    cards_issued.send(
+        current_app._get_current_object(),
+        service=service,
+        call=call,
+        cards=cards,
+        patient_keys=quieting.keys_to_store(cards, patient_key) if quieting else None,
+    )
     log.info(
         "service=%s hook_instance=%s cards=%s",
         service.id,

@@ -129,13 +129,20 @@ CONTEXT_SCHEMAS: dict[str, type[Schema]] = {
 }
 
 
-class PrefetchValue(fields.Field):
-    """A prefetch value: a FHIR resource (Bundle or OperationOutcome) or null."""
+class PrefetchField(fields.Dict):
+    """Prefetch: each value a FHIR resource (Bundle or OperationOutcome) or null. A wrong value
+    is reported under its key (`prefetch.conditions`)."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
-        if value is None or (isinstance(value, dict) and "resourceType" in value):
-            return value
-        raise ValidationError("must be a FHIR resource or null")
+        prefetch = super()._deserialize(value, attr, data, **kwargs)
+        wrong = {
+            key: "must be a FHIR resource or null"
+            for key, item in prefetch.items()
+            if not (item is None or (isinstance(item, dict) and "resourceType" in item))
+        }
+        if wrong:
+            raise ValidationError(wrong)
+        return prefetch
 
 
 class HookRequestSchema(Lenient):
@@ -144,7 +151,7 @@ class HookRequestSchema(Lenient):
     context = fields.Dict(required=True)
     fhirServer = fields.Url(require_tld=False, schemes={"http", "https"})
     fhirAuthorization = fields.Nested(FhirAuthorizationSchema)
-    prefetch = fields.Dict(keys=fields.String(), values=PrefetchValue(allow_none=True))
+    prefetch = PrefetchField(keys=fields.String())
 
     @validates_schema
     def authorization_needs_server(self, data: dict[str, Any], **_: Any) -> None:

@@ -84,7 +84,9 @@ class FhirRecordFetcher:
         self.client = FhirClient(
             ClientSettings(
                 connect_timeout_s=settings.fhir_connect_timeout_ms / 1000,
-                read_timeout_s=settings.fhir_read_timeout_ms / 1000,
+                # Unless set lower, a request may wait as long as the budget allows: a fixed
+                # per-request timeout would end a slow page early even under a generous budget.
+                read_timeout_s=(settings.fhir_read_timeout_ms or settings.fhir_budget_ms) / 1000,
                 max_retries=settings.fhir_max_retries,
                 max_response_bytes=settings.fhir_max_response_bytes,
                 pool_size=settings.fhir_concurrency,

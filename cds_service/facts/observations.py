@@ -71,7 +71,8 @@ def read_labs(
     for observation in observations:
         if observation.get("resourceType") != "Observation":
             continue
-        if observation.get("status") not in REPORTED:
+        status = observation.get("status")
+        if not isinstance(status, str) or status not in REPORTED:
             continue
         lab = next(
             (

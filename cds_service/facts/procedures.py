@@ -36,6 +36,8 @@ def _based_on(procedures: Iterable[Resource]) -> set[str]:
 
 def _counts(resource: Resource, kn: Knowledge) -> bool:
     status = resource.get("status")
+    if not isinstance(status, str):
+        return False  # a malformed status is no evidence that the procedure was done
     if resource.get("resourceType") == "ServiceRequest":
         return status == "completed"
     return status in kn.procedure_history.counts
@@ -53,7 +55,7 @@ def read_procedures(
     done_elsewhere = _based_on(r for r, _ in sources if r.get("resourceType") == "Procedure")
     for resource, where in sources:
         kind = resource.get("resourceType")
-        if kind not in WHEN or not _counts(resource, kn):
+        if not isinstance(kind, str) or kind not in WHEN or not _counts(resource, kn):
             continue
         reference = f"{kind}/{resource.get('id', '?')}"
         if kind == "ServiceRequest" and reference in done_elsewhere:

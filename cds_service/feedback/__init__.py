@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, g
 from sqlalchemy import Engine
@@ -18,17 +18,25 @@ from cds_service.api.routes import cards_issued
 from cds_service.feedback.routes import bp
 from cds_service.feedback.store import FeedbackStore
 
+if TYPE_CHECKING:
+    from cds_service.quieting import Quieting
+
 log = logging.getLogger(__name__)
 
 
-def init_feedback(app: Flask, engine: Engine) -> None:
-    app.extensions["cds_feedback"] = FeedbackStore(engine)
+def init_feedback(app: Flask, engine: Engine, quieting: Quieting | None = None) -> None:
+    app.extensions["cds_feedback"] = FeedbackStore(engine, quieting)
     app.register_blueprint(bp)
 
 
 @cards_issued.connect
 def record_issued_cards(
-    sender: Flask, service: Any, call: Any, cards: list[dict[str, Any]], **_: Any
+    sender: Flask,
+    service: Any,
+    call: Any,
+    cards: list[dict[str, Any]],
+    patient_keys: dict[str, str] | None = None,
+    **_: Any,
 ) -> None:
     store: FeedbackStore | None = sender.extensions.get("cds_feedback")
     if store is None or not cards:
@@ -40,6 +48,7 @@ def record_issued_cards(
             cards,
             issuer=g.get("cds_issuer"),
             tenant=g.get("cds_tenant") or "unknown",
+            patient_keys=patient_keys,
         )
     except SQLAlchemyError as exc:
         # The clinician still gets the cards; feedback on them will be refused as unknown.

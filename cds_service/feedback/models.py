@@ -1,7 +1,9 @@
 """Tables for the cards the service returned and the feedback clinicians gave on them.
 
 No patient name or identifier is stored: a card is known by its uuid, its service, the hook
-instance (a random UUID per hook event), its kind and the calling tenant. The one free-text
+instance (a random UUID per hook event), its kind and the calling tenant. A card that can be
+quieted also keeps the patient's keyed hash (`cds_service.quieting.patient_key`), which cannot
+be matched to a patient id without the deployment's secret. The one free-text
 field, `user_comment`, is what a clinician typed when overriding a card; it may hold patient
 data, so it is stored for review but never logged or printed by the report.
 """
@@ -39,6 +41,8 @@ class IssuedCard(Base):
     issuer: Mapped[str | None] = mapped_column(String(255), index=True)  # None: dev mode call
     tenant: Mapped[str] = mapped_column(String(128), index=True)
     issued_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    # The patient's keyed hash, on cards that can be quieted only (cds_service.quieting).
+    patient_key: Mapped[str | None] = mapped_column(String(64))
 
 
 class CardFeedback(Base):

@@ -15,7 +15,8 @@ from marshmallow import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from cds_service.api.errors import CdsError
-from cds_service.api.routes import lookup_service, read_json_body
+from cds_service.api.json_body import read_json_body
+from cds_service.api.routes import lookup_service
 from cds_service.api.schemas import flatten
 from cds_service.feedback.schemas import FeedbackRequestSchema
 from cds_service.feedback.store import FeedbackRejected, FeedbackStore

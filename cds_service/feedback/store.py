@@ -12,7 +12,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, Insert, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -20,6 +20,9 @@ from sqlalchemy.orm import Session
 
 from cds_service.feedback.models import CardFeedback, IssuedCard
 from cds_service.feedback.schemas import FeedbackItem
+
+if TYPE_CHECKING:
+    from cds_service.quieting import Quieting
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +48,10 @@ def card_record(
     issuer: str | None,
     tenant: str,
     now: datetime,
+    patient_key: str | None = None,
 ) -> dict[str, Any]:
-    """What is kept of a card: identifiers and codes only, no text, no patient data."""
+    """What is kept of a card: identifiers and codes only, no text, no patient identifier
+    (a card that can be quieted keeps the patient's keyed hash, `cds_service.quieting`)."""
     return {
         "uuid": str(card["uuid"]),
         "service_id": service_id,
@@ -62,12 +67,14 @@ def card_record(
         "issuer": issuer,
         "tenant": tenant,
         "issued_at": now,
+        "patient_key": patient_key,
     }
 
 
 class FeedbackStore:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, quieting: Quieting | None = None) -> None:
         self.engine = engine
+        self.quieting = quieting
 
     def record_cards(
         self,
@@ -76,10 +83,14 @@ class FeedbackStore:
         cards: Iterable[dict[str, Any]],
         issuer: str | None,
         tenant: str,
+        patient_keys: dict[str, str] | None = None,
     ) -> int:
         now = datetime.now(UTC)
+        keys = patient_keys or {}
         rows = [
-            card_record(c, service_id, hook_instance, issuer, tenant, now)
+            card_record(
+                c, service_id, hook_instance, issuer, tenant, now, keys.get(str(c.get("uuid")))
+            )
             for c in cards
             if c.get("uuid")
         ]
@@ -138,6 +149,8 @@ class FeedbackStore:
                 rows,
             )
             stored = len(result.all())
+            if self.quieting is not None:
+                self.quieting.record_answers(session, [cards[i.card] for i in items])
         return Submitted(received=len(items), stored=stored)
 
     def _insert(self, table: type[Any]) -> Any:

@@ -3,12 +3,15 @@
 Only the CDS Hooks endpoints, only the configured origins (`CDS_CORS_ORIGINS`), only GET and
 POST with the `Authorization` and `Content-Type` headers; no cookies. Preflight (OPTIONS)
 requests are answered by flask-cors and need no token. In development mode with no origins
-configured, the public CDS Hooks sandbox may call.
+configured, the public CDS Hooks sandbox and any page served from this machine (a loopback
+origin: `localhost`, `127.x.x.x`, `[::1]`, any port, e.g. a CDS Hooks sandbox built locally)
+may call.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 
 from flask import Flask
 from flask_cors import CORS
@@ -18,13 +21,14 @@ from cds_service.config import Settings
 log = logging.getLogger(__name__)
 
 SANDBOX_ORIGIN = "https://sandbox.cds-hooks.org"
+LOOPBACK_ORIGIN = re.compile(r"^https?://(localhost|127(\.\d{1,3}){3}|\[::1\])(:\d{1,5})?$")
 CDS_PATHS = r"/cds-services.*"
 
 
-def allowed_origins(settings: Settings) -> list[str]:
+def allowed_origins(settings: Settings) -> list[str | re.Pattern[str]]:
     if settings.cors_origins:
         return list(settings.cors_origins)
-    return [SANDBOX_ORIGIN] if settings.dev_mode else []
+    return [SANDBOX_ORIGIN, LOOPBACK_ORIGIN] if settings.dev_mode else []
 
 
 def init_cors(app: Flask, settings: Settings) -> None:

@@ -12,17 +12,16 @@ from cds_service import create_app
 
 from .support import TOKEN
 from fhir_server.harness import FhirTestServer
-from fixture_files import NAMES, fixture_clock, fixture_request
+from fixture_files import fixture_bundles, fixture_clock
 
 MakeClient = Callable[..., FlaskClient]
+GENEROUS_BUDGET_MS = 60_000
 
 
 def load_fixture_patients(server: FhirTestServer) -> None:
     """What each fixture prefetched (matches and included Medications), under its own ids."""
-    for name in NAMES:
-        for value in (fixture_request(name).get("prefetch") or {}).values():
-            if isinstance(value, dict) and value.get("resourceType") == "Bundle":
-                server.load(value)
+    for bundle in fixture_bundles():
+        server.load(bundle)
 
 
 @pytest.fixture(scope="session")
@@ -46,13 +45,19 @@ def ehr(ehr_server: FhirTestServer) -> Iterator[FhirTestServer]:
 
 @pytest.fixture()
 def make_client(ehr: FhirTestServer) -> MakeClient:
-    """An app that may contact `ehr` (by the allowlist, not by dev mode's loopback rule)."""
+    """An app that may contact `ehr` (by the allowlist, not by dev mode's loopback rule).
+
+    Its budget is generous: a test that compares cards must not race the time budget on a busy
+    machine (seven searches per call reach one single-threaded test server at once; on a loaded
+    machine the last waits behind the others). Tests of the budget itself set it, against a
+    server delayed far beyond it."""
 
     def make(**overrides: Any) -> FlaskClient:
         settings: dict[str, Any] = {
             "dev_mode": True,
             "fhir_allow_loopback": False,
             "allowed_fhir_servers": (ehr.base_url,),
+            "fhir_budget_ms": GENEROUS_BUDGET_MS,
             "clock": fixture_clock,
         }
         settings.update(overrides)

@@ -22,17 +22,13 @@ PREFETCH_ODDITIES = {
 }
 HEAVY = "27-heavy-patient"
 SAME = [n for n in NAMES if n not in PREFETCH_ODDITIES and n != HEAVY]
-# Seven searches per call reach one single-threaded test server at once: on a loaded machine the
-# last waits behind the others. These tests are about the cards, not the timing (the budget has
-# its own tests), so the budget and timeouts are generous.
-UNHURRIED = {"fhir_budget_ms": 10_000, "fhir_read_timeout_ms": 5_000}
 
 
 @pytest.mark.parametrize("name", SAME)
 def test_fetch_gives_the_cards_of_prefetch(
     make_client: MakeClient, ehr: FhirTestServer, name: str
 ) -> None:
-    client = make_client(**UNHURRIED)
+    client = make_client()
     from_prefetch = post(client, fixture_request(name))
     from_server = post(client, fetching(name, ehr.base_url))
     assert cards_seen(from_server) == cards_seen(from_prefetch)
@@ -47,9 +43,8 @@ def test_fetch_gives_the_cards_of_prefetch(
 def test_heavy_patient_fetched_page_by_page_gives_the_cards_of_prefetch(
     make_client: MakeClient, ehr: FhirTestServer
 ) -> None:
-    # 1,500 conditions and 1,500 statements in pages of 500: three pages per list. The
-    # budget is raised: this is about assembling the pages, the budget is tested elsewhere.
-    client = make_client(fhir_page_size=500, **UNHURRIED)
+    # 1,500 conditions and 1,500 statements in pages of 500: three pages per list.
+    client = make_client(fhir_page_size=500)
     from_prefetch = post(client, fixture_request(HEAVY))
     from_server = post(client, fetching(HEAVY, ehr.base_url))
     assert cards_seen(from_server) == cards_seen(from_prefetch)

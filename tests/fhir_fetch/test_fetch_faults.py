@@ -1,11 +1,16 @@
 """A FHIR server that is slow, down, refusing or failing: the service answers in bounded time
-and says what it could not check; it never reads a failure as "no anticoagulant"."""
+and says what it could not check; it never reads a failure as "no anticoagulant".
+
+The budget is tested against a server held back far longer than it (SLOW_MS): an answer that
+came before the server's would be the budget at work, whatever the machine's speed. No test
+asserts how fast the service itself is (that is what `make bench-fetch` measures)."""
 
 from __future__ import annotations
 
 import socket
 import time
 
+import pytest
 from flask.testing import FlaskClient
 
 from .conftest import MakeClient
@@ -23,14 +28,24 @@ from fhir_server.harness import FhirTestServer
 from fixture_files import fixture_request
 
 TYPICAL = "01-crps-left-apixaban"  # CRPS left leg, apixaban: suggestion + warning
-BUDGET_S = 0.4  # the default CDS_FHIR_BUDGET_MS
-MARGIN_S = 0.4  # the decision and card rendering, on a busy 2-core CI machine
+BUDGET_MS = 400  # the default CDS_FHIR_BUDGET_MS
+SLOW_MS = 8000  # the held-back server: twenty times the budget
 
 
 def timed_post(client: FlaskClient, body: dict) -> tuple[object, float]:
     started = time.monotonic()
     response = post(client, body)
     return response, time.monotonic() - started
+
+
+@pytest.fixture()
+def budget_client(make_client: MakeClient) -> FlaskClient:
+    """An app with the default budget, for tests of the budget itself."""
+    return make_client(fhir_budget_ms=BUDGET_MS)
+
+
+def answered_before_the_server(elapsed: float) -> bool:
+    return elapsed < SLOW_MS / 1000
 
 
 def assert_medications_unchecked(response: object, why: str) -> None:
@@ -43,32 +58,43 @@ def assert_medications_unchecked(response: object, why: str) -> None:
 
 
 def test_slow_medication_list_gives_the_warning_within_the_budget(
-    client: FlaskClient, ehr: FhirTestServer
+    budget_client: FlaskClient, ehr: FhirTestServer
 ) -> None:
-    ehr.behave(delay_ms=2000, path_contains="/fhir/MedicationStatement", times=-1)
-    response, elapsed = timed_post(client, fetching(TYPICAL, ehr.base_url))
-    assert elapsed < BUDGET_S + MARGIN_S
+    ehr.behave(delay_ms=SLOW_MS, path_contains="/fhir/MedicationStatement", times=-1)
+    response, elapsed = timed_post(budget_client, fetching(TYPICAL, ehr.base_url))
+    assert answered_before_the_server(elapsed)
     assert_medications_unchecked(
         response, "the medication list: the EHR's FHIR server did not answer in time"
     )
 
 
 def test_slow_problem_list_is_412_within_the_budget(
-    client: FlaskClient, ehr: FhirTestServer
+    budget_client: FlaskClient, ehr: FhirTestServer
 ) -> None:
-    ehr.behave(delay_ms=2000, path_contains="/fhir/Condition", times=-1)
-    response, elapsed = timed_post(client, fetching(TYPICAL, ehr.base_url))
-    assert elapsed < BUDGET_S + MARGIN_S
+    ehr.behave(delay_ms=SLOW_MS, path_contains="/fhir/Condition", times=-1)
+    response, elapsed = timed_post(budget_client, fetching(TYPICAL, ehr.base_url))
+    assert answered_before_the_server(elapsed)
     assert "did not answer in time" in diagnostics(response, 412)
     assert response.get_json()["issue"][1]["expression"] == ["prefetch.conditions"]
 
 
 def test_a_configured_budget_is_kept(make_client: MakeClient, ehr: FhirTestServer) -> None:
     client = make_client(fhir_budget_ms=150)
-    ehr.behave(delay_ms=1000, times=-1)
+    ehr.behave(delay_ms=SLOW_MS, times=-1)
     response, elapsed = timed_post(client, fetching(TYPICAL, ehr.base_url))
-    assert elapsed < 0.15 + MARGIN_S
-    assert response.status_code == 412
+    assert answered_before_the_server(elapsed)
+    assert "did not answer in time" in diagnostics(response, 412)
+
+
+def test_a_slow_page_is_waited_for_inside_a_larger_budget(
+    make_client: MakeClient, ehr: FhirTestServer
+) -> None:
+    """No per-request timeout shorter than the budget: a page slower than the default budget
+    (here 1.5 s, inside a 60 s budget) is read, and the cards are those of prefetch."""
+    ehr.behave(delay_ms=1500, path_contains="/fhir/MedicationStatement", times=-1)
+    response, elapsed = timed_post(make_client(), fetching(TYPICAL, ehr.base_url))
+    assert elapsed >= 1.5
+    assert cards_seen(response) == cards_seen(post(make_client(), fixture_request(TYPICAL)))
 
 
 def test_server_down_is_412_saying_it_could_not_be_reached(make_client: MakeClient) -> None:
@@ -76,9 +102,7 @@ def test_server_down_is_412_saying_it_could_not_be_reached(make_client: MakeClie
         s.bind(("127.0.0.1", 0))
         down = f"http://127.0.0.1:{s.getsockname()[1]}/fhir"
     client = make_client(allowed_fhir_servers=(down,))
-    response, elapsed = timed_post(client, fetching(TYPICAL, down))
-    assert elapsed < BUDGET_S + MARGIN_S
-    assert "could not be reached" in diagnostics(response, 412)
+    assert "could not be reached" in diagnostics(post(client, fetching(TYPICAL, down)), 412)
 
 
 def test_connection_dropped_mid_request(client: FlaskClient, ehr: FhirTestServer) -> None:
@@ -120,11 +144,14 @@ def test_429_with_retry_after_0_is_retried(client: FlaskClient, ehr: FhirTestSer
 
 
 def test_429_whose_retry_after_outlasts_the_budget_is_not_waited_for(
-    client: FlaskClient, ehr: FhirTestServer
+    budget_client: FlaskClient, ehr: FhirTestServer
 ) -> None:
-    ehr.behave(status=429, retry_after="1", times=-1, path_contains="/fhir/MedicationStatement")
-    response, elapsed = timed_post(client, fetching(TYPICAL, ehr.base_url))
-    assert elapsed < BUDGET_S + MARGIN_S
+    wait_s = SLOW_MS // 1000
+    ehr.behave(
+        status=429, retry_after=str(wait_s), times=-1, path_contains="/fhir/MedicationStatement"
+    )
+    response, elapsed = timed_post(budget_client, fetching(TYPICAL, ehr.base_url))
+    assert elapsed < wait_s
     assert_medications_unchecked(response, "too busy to answer (HTTP 429)")
     assert len(requests_for(ehr.requests_log(), "MedicationStatement")) == 1
 
@@ -132,10 +159,10 @@ def test_429_whose_retry_after_outlasts_the_budget_is_not_waited_for(
 def test_429_retry_after_is_respected_inside_a_larger_budget(
     make_client: MakeClient, ehr: FhirTestServer
 ) -> None:
-    client = make_client(fhir_budget_ms=2500)
+    client = make_client()
     ehr.behave(status=429, retry_after="1", times=1, path_contains="/fhir/MedicationStatement")
     response, elapsed = timed_post(client, fetching(TYPICAL, ehr.base_url))
-    assert 1.0 <= elapsed < 2.5 + MARGIN_S
+    assert elapsed >= 1.0
     assert cards_seen(response) == cards_seen(post(client, fixture_request(TYPICAL)))
 
 
@@ -148,8 +175,7 @@ def test_503_is_retried_a_bounded_number_of_times(
 
     ehr.reset()
     ehr.behave(status=503, times=-1, path_contains="/fhir/MedicationStatement")
-    response, elapsed = timed_post(client, fetching(TYPICAL, ehr.base_url))
-    assert elapsed < BUDGET_S + MARGIN_S
+    response = post(client, fetching(TYPICAL, ehr.base_url))
     assert_medications_unchecked(response, "failed to answer (HTTP 503)")
     assert len(requests_for(ehr.requests_log(), "MedicationStatement")) == 3  # 1 + 2 retries
 

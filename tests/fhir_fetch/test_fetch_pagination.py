@@ -28,7 +28,7 @@ DUAL = "24-crps-dual-antiplatelet"  # two statements: aspirin, then ticagrelor
 def test_fetched_searchsets_are_followed_page_by_page(
     make_client: MakeClient, ehr: FhirTestServer
 ) -> None:
-    client = make_client(fhir_page_size=1, fhir_budget_ms=10_000, fhir_read_timeout_ms=5_000)
+    client = make_client(fhir_page_size=1)
     response = post(client, fetching(DUAL, ehr.base_url))
     assert cards_seen(response) == cards_seen(post(client, fixture_request(DUAL)))
     paths = [r["path"] for r in requests_for(ehr.requests_log(), "MedicationStatement")]
@@ -86,9 +86,7 @@ def test_heavy_patient_at_the_servers_default_page_size_stops_at_the_cap(
     """Pages of 20 (the server's default, no `_count` sent): 75 pages, the cap is 20. The
     active apixaban is statement 750, beyond the cap: the block order must get the
     'check could not be completed' card, not silence."""
-    client = make_client(
-        fhir_page_size=0, fhir_max_pages=20, fhir_budget_ms=10_000, fhir_read_timeout_ms=5_000
-    )
+    client = make_client(fhir_page_size=0, fhir_max_pages=20)
     body = lsb_ordered_for_heavy_patient()
     body.pop("prefetch")
     body["fhirServer"] = ehr.base_url

@@ -131,8 +131,10 @@ class FhirTestServer:
         """Headers a correctly configured client would send (empty when no token)."""
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
-    def start(self, token: str | None = None) -> str:
-        """Start the server (auth required iff ``token``); returns the FHIR base URL."""
+    def start(self, token: str | None = None, port: int = 0, cors: bool = False) -> str:
+        """Start the server (auth required iff ``token``) on ``port`` (0: any free one), with
+        CORS for loopback pages and the public CDS Hooks sandbox if ``cors``; returns the FHIR
+        base URL."""
         if self.running:
             raise FhirTestServerError("server already running")
         ensure_installed()
@@ -142,10 +144,11 @@ class FhirTestServer:
         if token:
             env["FHIR_TEST_TOKEN"] = token
         env["FHIR_TEST_DEFAULT_COUNT"] = str(self.default_count)
+        env["FHIR_TEST_CORS"] = "1" if cors else "0"
         self._stderr_file = tempfile.TemporaryFile()  # noqa: SIM115  # closed in stop()
         t0 = time.monotonic()
         self._proc = subprocess.Popen(
-            [_node(), str(SERVER_SCRIPT), "--port", "0", "--exit-on-stdin-eof"],
+            [_node(), str(SERVER_SCRIPT), "--port", str(port), "--exit-on-stdin-eof"],
             cwd=HERE,
             env=env,
             stdin=subprocess.PIPE,  # closing it (or our death) makes the server exit

@@ -67,6 +67,10 @@ const PORT = Number.parseInt(args.port ?? process.env.FHIR_TEST_PORT ?? '0', 10)
 const TOKEN = process.env.FHIR_TEST_TOKEN || undefined;
 const DEFAULT_COUNT = Number.parseInt(process.env.FHIR_TEST_DEFAULT_COUNT ?? '20', 10);
 const MAX_LOG = 10000;
+// FHIR_TEST_CORS=1 (`make fhir-server`): browser-based clients served from this machine, or the
+// public CDS Hooks sandbox, may read it (the CDS Hooks sandbox fetches the patient from a page).
+const CORS = process.env.FHIR_TEST_CORS === '1';
+const CORS_ORIGIN = /^(https?:\/\/(localhost|127(\.\d{1,3}){3}|\[::1\])(:\d{1,5})?|https:\/\/sandbox\.cds-hooks\.org)$/;
 const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 
 // ---------------------------------------------------------------- FHIR engine
@@ -643,6 +647,19 @@ async function onControl(req, res, action) {
 
 // ---------------------------------------------------------------- server
 const server = http.createServer((req, res) => {
+  if (CORS && CORS_ORIGIN.test(req.headers.origin ?? '')) {
+    res.setHeader('Access-Control-Allow-Origin', req.headers.origin);
+    res.setHeader('Vary', 'Origin');
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, {
+        'Access-Control-Allow-Methods': 'GET, POST, PUT, OPTIONS',
+        'Access-Control-Allow-Headers': 'Authorization, Content-Type, Accept',
+        'Access-Control-Max-Age': '600',
+      });
+      res.end();
+      return;
+    }
+  }
   let url;
   try {
     url = new URL(req.url, 'http://127.0.0.1');

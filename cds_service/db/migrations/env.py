@@ -7,6 +7,7 @@ from alembic import context
 
 from cds_service.db import Base
 from cds_service.feedback import models as _feedback_models  # noqa: F401  (registers tables)
+from cds_service.quieting import models as _quieting_models  # noqa: F401  (registers tables)
 from cds_service.security import replay as _replay_models  # noqa: F401  (registers tables)
 
 target_metadata = Base.metadata
