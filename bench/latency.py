@@ -19,12 +19,14 @@ from typing import Any
 
 import requests
 
+from cds_service.cli import service_for_hook
 from cds_service.testing import served
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = {
     "typical (01, 4 resources)": "01-crps-left-apixaban",
     "heavy (27, ~3,000 resources)": "27-heavy-patient",
+    "booking, 3 blocks (40)": "40-book-series-of-three",
 }
 
 
@@ -34,7 +36,7 @@ def percentile(samples: list[float], p: float) -> float:
 
 
 def measure(post: Callable[[str, bytes], int], body: dict[str, Any], calls: int) -> list[float]:
-    service = "lsb-order-select" if body["hook"] == "order-select" else "lsb-order-sign"
+    service = service_for_hook(body["hook"])
     raw = json.dumps(body).encode()
     for _ in range(5):  # warm-up: imports, caches, connection
         post(service, raw)
