@@ -12,9 +12,9 @@ from cds_service.decisions.hold_dates import (
     earliest_start,
     is_too_soon,
     last_dose,
-    parse_instant,
     restart_after,
 )
+from cds_service.fhir_time import parse_instant
 from cds_service.knowledge import Interval
 
 FIVE_DAYS = Interval(5, "d")

@@ -18,7 +18,7 @@ from marshmallow import (
     validates_schema,
 )
 
-from cds_service.decisions.hold_dates import parse_instant
+from cds_service.fhir_time import parse_instant
 from cds_service.hook_call import FhirAuthorization, HookCall
 
 USER_REFERENCE = validate.Regexp(

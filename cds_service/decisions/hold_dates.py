@@ -20,17 +20,6 @@ from datetime import date, datetime, timedelta
 from cds_service.knowledge import Interval
 
 
-def parse_instant(text: object) -> datetime | None:
-    """A FHIR instant (date, time and UTC offset), keeping its offset; None if it is not one."""
-    if not isinstance(text, str) or "T" not in text:
-        return None
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return value if value.tzinfo is not None and value.utcoffset() is not None else None
-
-
 @dataclass(frozen=True)
 class Moment:
     """A day, and the time on that day when the interval is in hours (None for days)."""

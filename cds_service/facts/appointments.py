@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cds_service.data.record import PatientRecord, Resource
-from cds_service.decisions.hold_dates import parse_instant
 from cds_service.facts import orders
 from cds_service.facts.model import Problem
+from cds_service.fhir_time import parse_instant
 from cds_service.knowledge import Knowledge
 from cds_service.terminology import as_list, codings, concept_label, concept_text
 

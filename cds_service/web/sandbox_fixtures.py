@@ -16,9 +16,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from cds_service.decisions.hold_dates import parse_instant
 from cds_service.facts.conditions import is_current
 from cds_service.facts.orders import is_lsb
+from cds_service.fhir_time import parse_instant
 from cds_service.knowledge import load_knowledge
 
 # The repository's fixtures, found beside the package in a source checkout (`pip install -e`).
