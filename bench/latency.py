@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = {
     "typical (01, 4 resources)": "01-crps-left-apixaban",
     "heavy (27, ~3,000 resources)": "27-heavy-patient",
-    "booking, 3 blocks (40)": "40-book-series-of-three",
+    "booking, 3 blocks (40)": "46-book-series-of-three",
 }
 
 

@@ -47,6 +47,7 @@ def _environment() -> jinja2.Environment:
     env.filters["day_short"] = lambda d: f"{d:%a} {d.day} {d:%b %Y}"  # Sat 5 Dec 2026
     env.filters["clock"] = lambda t: f"{t:%H:%M}"
     env.filters["utc_offset"] = utc_offset
+    env.filters["names_within"] = names_within
     env.globals["wording"] = lambda: common()
     return env
 
@@ -66,6 +67,22 @@ def utc_offset(moment: datetime) -> str:
     minutes = int((moment.utcoffset() or timedelta(0)).total_seconds()) // 60
     sign = "-" if minutes < 0 else "+"
     return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+def names_within(names: list[str], room: int) -> str:
+    """Names joined to fit `room` characters, the rest counted ("a, b and 2 more"), so that a
+    summary keeps its action however many drugs there are."""
+    names = list(dict.fromkeys(names))
+    for shown in range(len(names), 0, -1):
+        rest = len(names) - shown
+        head = names[:shown]
+        if rest:
+            words = ", ".join(head) + f" and {rest} more"
+        elif shown > 1:
+            words = ", ".join(head[:-1]) + " and " + head[-1]
+        else:
+            words = head[0]
+        if len(words) <= room:
+            return words
+    return f"{len(names)} drugs"
 
 
 ENV = _environment()
@@ -107,7 +124,7 @@ def render_card(decision: CardDecision, base_url: str, knowledge_version: str) -
         "uuid": str(uuid.uuid4()),
         "summary": _summary(spec, data),
         "detail": _text(spec["_detail"], data),
-        "indicator": spec["indicator"],
+        "indicator": decision.indicator or spec["indicator"],
         "source": {
             "label": shared["source"]["label"],
             "topic": {
@@ -124,6 +141,8 @@ def render_card(decision: CardDecision, base_url: str, knowledge_version: str) -
         card["suggestions"] = suggestions
         card["selectionBehavior"] = spec.get("selection_behavior", "at-most-one")
     reasons = spec.get("override_reasons") or []
+    if isinstance(reasons, dict):  # the reasons that fit depend on how loud the card is
+        reasons = reasons.get(card["indicator"]) or []
     if reasons:
         system = shared["override_reason_system"]
         card["overrideReasons"] = [
@@ -133,6 +152,8 @@ def render_card(decision: CardDecision, base_url: str, knowledge_version: str) -
     if links:
         card["links"] = links
     card["source"]["label"] = f"{card['source']['label']} (knowledge {knowledge_version})"
+    if decision.extension:
+        card["extension"] = decision.extension
     return card
 
 
@@ -145,13 +166,12 @@ def _suggestions(spec: dict[str, Any], decision: CardDecision) -> list[dict[str,
     out = []
     for suggestion in spec.get("suggestions") or ():
         actions: list[dict[str, Any]] = []
-        if suggestion["action"] == "create" and decision.create:
+        resource = {"create": decision.create, "create-also": decision.also_create}.get(
+            suggestion["action"]
+        )
+        if resource:
             actions.append(
-                {
-                    "type": "create",
-                    "description": suggestion["description"],
-                    "resource": decision.create,
-                }
+                {"type": "create", "description": suggestion["description"], "resource": resource}
             )
         elif suggestion["action"] == "delete":
             actions += [

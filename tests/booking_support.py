@@ -24,7 +24,7 @@ def set_clock(app: Flask, now: str) -> None:
     app.extensions["cds_clock"] = lambda: moment
 
 
-def booking(name: str = "34-book-warfarin-in-time", **changes: Any) -> dict[str, Any]:
+def booking(name: str = "40-book-warfarin-in-time", **changes: Any) -> dict[str, Any]:
     """A booking fixture's request; keyword arguments replace fields of its first appointment
     (None removes one)."""
     body = copy.deepcopy(fixture_request(name))

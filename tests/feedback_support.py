@@ -48,7 +48,8 @@ def accepted(card: dict[str, Any], when: str = WHEN) -> dict[str, Any]:
     return {
         "card": card["uuid"],
         "outcome": "accepted",
-        "acceptedSuggestions": [{"id": s["uuid"]} for s in card.get("suggestions", ())],
+        # at-most-one: the clinician takes the first suggestion (the draft block order)
+        "acceptedSuggestions": [{"id": s["uuid"]} for s in card.get("suggestions", ())[:1]],
         "outcomeTimestamp": when,
     }
 

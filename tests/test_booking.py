@@ -110,7 +110,7 @@ def test_the_same_booking_becomes_too_soon_as_the_clock_moves(booked: Callable[.
 def test_hours_are_dated_to_the_minute_in_the_appointments_offset(
     booked: Callable[..., Any],
 ) -> None:
-    body = booking("40-book-series-of-three")
+    body = booking("46-book-series-of-three")
     entry = body["context"]["appointments"]["entry"][1]["resource"]
     entry["start"], entry["end"] = "2026-12-15T09:30:00+05:30", "2026-12-15T10:15:00+05:30"
     response = booked(body)
@@ -133,7 +133,7 @@ def test_a_booking_without_a_start_lists_the_hold_without_dates(
 
 def test_cancelled_and_non_block_appointments_get_no_card(booked: Callable[..., Any]) -> None:
     assert kinds(booked(booking(status="cancelled"))) == []
-    assert kinds(booked(fixture_request("39-book-non-lsb-appointment"))) == []
+    assert kinds(booked(fixture_request("45-book-non-lsb-appointment"))) == []
 
 
 CPT_64520 = {"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": "64520"}]}
@@ -159,7 +159,7 @@ def test_the_block_is_recognised_by_any_of_its_fields(
 def test_the_clinic_protocol_gives_a_doac_its_dates(booked: Callable[..., Any]) -> None:
     """Without a protocol apixaban has no interval; the example protocol (72 hours before,
     24 after) reaches the plan through `holds_for` and dates it to the hour."""
-    body = fixture_request("36-book-apixaban-no-interval")  # 14 December 13:30 +01:00
+    body = fixture_request("42-book-apixaban-no-interval")  # 14 December 13:30 +01:00
     before = card(booked(body), "booking-hold-plan")
     assert "not known here" in before["detail"] and "Last dose" not in before["detail"]
 
@@ -172,7 +172,7 @@ def test_the_clinic_protocol_gives_a_doac_its_dates(booked: Callable[..., Any]) 
     assert "Periprocedural anticoagulation protocol (example)" in plan["detail"]
     # The same protocol makes a booking two days ahead too soon: 72 hours from now at least.
     soon = booking(
-        "36-book-apixaban-no-interval",
+        "42-book-apixaban-no-interval",
         start="2026-11-27T08:00:00+01:00",
         end="2026-11-27T09:00:00+01:00",
     )
@@ -203,7 +203,7 @@ def test_a_protocol_that_differs_from_the_guideline_dates_the_protocol_and_names
 
 
 def test_an_unreadable_medication_list_is_said_on_a_card(booked: Callable[..., Any]) -> None:
-    body = booking("38-book-no-antithrombotics")
+    body = booking("44-book-no-antithrombotics")
     body["prefetch"]["medicationStatements"] = {
         "resourceType": "OperationOutcome",
         "issue": [{"severity": "error", "code": "exception"}],
@@ -218,10 +218,10 @@ def test_an_unreadable_medication_list_is_said_on_a_card(booked: Callable[..., A
 def test_an_unreadable_order_only_matters_when_it_decides_the_block(
     booked: Callable[..., Any],
 ) -> None:
-    body = fixture_request("41-book-unreadable-order")
+    body = fixture_request("47-book-unreadable-order")
     assert kinds(booked(body)) == ["data-quality"]
     coded = booking(
-        "41-book-unreadable-order",
+        "47-book-unreadable-order",
         serviceType=booking()["context"]["appointments"]["entry"][0]["resource"]["serviceType"],
     )
     assert "data-quality" not in kinds(booked(coded))  # recognised by its own code
@@ -259,7 +259,7 @@ def test_booking_calls_need_a_signed_jwt_and_their_cards_take_feedback(
     app = make_app(trusted_clients=str(trusted_file), database_url=database_url)
     set_clock(app, NOW)
     client = app.test_client()
-    body = fixture_request("35-book-warfarin-too-soon")
+    body = fixture_request("41-book-warfarin-too-soon")
     assert client.post(BOOK, json=body).status_code == 401
     response = client.post(BOOK, json=body, headers=issuer.auth(PUBLIC_URL + BOOK))
     critical = card(response, "booking-too-soon")

@@ -27,8 +27,8 @@ def test_record_text_cannot_inject_markdown_or_html(client: FlaskClient) -> None
     statement["medicationCodeableConcept"]["text"] = (
         "Eliquis [click](https://evil.example/x) <img src=x onerror=alert(1)> **now**"
     )
-    warning = cards_for(client, body)["antithrombotic-warning"]
-    detail = warning["detail"]
+    suggestion = cards_for(client, body)["lsb-suggestion"]
+    detail = suggestion["detail"]
     unescaped = re.compile(r"(?<!\\)(\[click\]\(|<img|\*\*now|https:)")
     assert not unescaped.search(detail), detail
     assert r"\<img" in detail  # shown as text, not markup
@@ -46,59 +46,94 @@ def test_summaries_fit_the_spec_limit(client: FlaskClient) -> None:
         assert len(card["summary"]) < SUMMARY_LIMIT
 
 
-def test_warning_gives_hold_intervals_and_source_for_each_drug(client: FlaskClient) -> None:
-    warning = cards_for(client, fixture_request("08-cancer-pain-warfarin"))[
-        "antithrombotic-warning"
-    ]
-    detail = warning["detail"]
-    assert "Warfarin" in detail
-    assert "5 days" in detail  # ASRA 2018, intermediate risk
-    assert "INR" in detail
-    assert "prescriber" in detail
-    assert "MedicationStatement/" in detail  # the record it came from
-    assert "intermediate-risk" in detail
+def test_a_drug_needing_a_hold_is_one_line_with_its_interval_and_labs(
+    client: FlaskClient,
+) -> None:
+    body = fixture_request("38-crps-stale-warfarin")
+    detail = cards_for(client, body)["lsb-suggestion"]["detail"]
+    line = next(x for x in detail.splitlines() if "Warfarin" in x)
+    assert "stop 5 days before the block" in line
+    assert "INR normal before the block" in line
+    assert "restart" not in line  # the restart time belongs on the card when the block is ordered
 
 
 def test_text_matched_drug_is_labelled_as_such(client: FlaskClient) -> None:
-    warning = cards_for(client, fixture_request("11-crps-eliquis-text-only"))[
-        "antithrombotic-warning"
+    detail = cards_for(client, fixture_request("11-crps-eliquis-text-only"))["lsb-suggestion"][
+        "detail"
     ]
-    assert "free text, not a code" in warning["detail"]
+    assert "named only in free text" in detail and "confirm the drug" in detail
 
 
-def test_suggestion_card_has_order_link_and_override_reasons(client: FlaskClient) -> None:
+def test_what_a_clinician_reads_has_no_record_ids_or_match_methods(client: FlaskClient) -> None:
+    for name in ("01-crps-left-apixaban", "10-causalgia-left-clopidogrel-included"):
+        card = cards_for(client, fixture_request(name))["lsb-suggestion"]
+        text = card["summary"] + card["detail"]
+        assert not re.search(r"(Condition|Medication\w*)/f\d", text), text
+        assert "matched by" not in text and "RxNorm" not in text
+        assert "(antiplatelet)" not in text and "(anticoagulant)" not in text
+        evidence = card["extension"]["urn:lsb-cds-service:evidence"]
+        assert evidence["indications"][0]["reference"].startswith("Condition/f")
+        assert evidence["drugs"][0]["records"][0]["matchedBy"]
+
+
+def test_suggestion_offers_the_draft_order_and_a_referral(client: FlaskClient) -> None:
     card = cards_for(client, fixture_request("01-crps-left-apixaban"))["lsb-suggestion"]
     assert card["indicator"] == "info"
     assert card["selectionBehavior"] == "at-most-one"
-    (suggestion,) = card["suggestions"]
-    assert suggestion["uuid"] and suggestion["actions"][0]["type"] == "create"
-    order = suggestion["actions"][0]["resource"]
+    order_suggestion, referral_suggestion = card["suggestions"]
+    order = order_suggestion["actions"][0]["resource"]
     assert order["reasonReference"] == [{"reference": "Condition/f01-crps"}]
-    assert order["note"][0]["text"].endswith("left")
-    (link,) = card["links"]
-    assert link["url"].endswith("/education/lumbar-sympathetic-block")
-    assert link["type"] == "absolute"
-    assert len(card["overrideReasons"]) >= 3
-    assert "G90.522" in card["detail"] and "ICD-10-CM" in card["detail"]
+    assert order["bodySite"] == [
+        {
+            "coding": [
+                {
+                    "system": "http://snomed.info/sct",
+                    "code": "32153003",
+                    "display": "Structure of left lower limb (body structure)",
+                }
+            ]
+        }
+    ]
+    referral = referral_suggestion["actions"][0]["resource"]
+    assert referral["code"]["coding"][0]["code"] == "306109009"
+    assert referral["reasonReference"] == order["reasonReference"]
+    assert "pain medicine" in referral_suggestion["label"]
+    clinician, patient = card["links"]
+    assert clinician["url"].endswith("/education/lumbar-sympathetic-block/clinicians")
+    assert patient["url"].endswith("/education/lumbar-sympathetic-block")
+    codes = [r["code"] for r in card["overrideReasons"]]
+    for code in ("not-a-candidate", "already-planned", "patient-declines"):
+        assert code in codes  # the quiet period keys on these
+    for code in ("tried-without-benefit", "contraindicated", "will-refer"):
+        assert code in codes
 
 
-def test_bleeding_risk_card_offers_to_remove_the_block_order(client: FlaskClient) -> None:
-    card = cards_for(client, fixture_request("16-lsb-selected-aspirin"))["lsb-bleeding-risk"]
+def test_common_cards_stay_short(client: FlaskClient) -> None:
+    """One indication and one drug: the detail stays around 100 words at most."""
+    for name in ("01-crps-left-apixaban", "10-causalgia-left-clopidogrel-included"):
+        detail = cards_for(client, fixture_request(name))["lsb-suggestion"]["detail"]
+        assert len(detail.split()) <= 100, (name, len(detail.split()))
+    critical = cards_for(client, fixture_request("17-lsb-sign-dabigatran"))["lsb-bleeding-risk"]
+    assert len(critical["detail"].split()) <= 100
+
+
+def test_critical_card_offers_to_remove_the_block_order(client: FlaskClient) -> None:
+    body = fixture_request("17-lsb-sign-dabigatran")
+    card = cards_for(client, body)["lsb-bleeding-risk"]
     assert card["indicator"] == "critical"
     (suggestion,) = card["suggestions"]
     (action,) = suggestion["actions"]
     assert action["type"] == "delete"
-    assert (
-        action["resourceId"]
-        == fixture_request("16-lsb-selected-aspirin")["context"]["selections"][0]
-    )
+    assert action["resourceId"].startswith("ServiceRequest/")
+    codes = [r["code"] for r in card["overrideReasons"]]
+    assert "block-scheduled-after-hold" in codes
 
 
 def test_every_card_has_a_unique_uuid(client: FlaskClient) -> None:
     cards = client.post(SELECT, json=fixture_request("01-crps-left-apixaban")).get_json()["cards"]
     again = client.post(SELECT, json=fixture_request("01-crps-left-apixaban")).get_json()["cards"]
     uuids = [c["uuid"] for c in cards + again]
-    assert len(set(uuids)) == len(uuids) == 4
+    assert len(set(uuids)) == len(uuids) == 2
 
 
 def test_any_order_trigger_mode_is_a_data_switch(client: FlaskClient, monkeypatch: Any) -> None:

@@ -37,6 +37,9 @@ from cds_service.feedback.models import CardFeedback, IssuedCard
 
 from fixture_files import fixture_request
 
+# A patient whose call gives two cards: the suggestion and a data-quality warning.
+TWO_CARDS = "19-crps-statements-operationoutcome"
+
 
 def stored(app: Flask) -> list[CardFeedback]:
     with Session(app.extensions["cds_db"]) as session:
@@ -62,11 +65,11 @@ def ehr(make_app: Callable[..., Flask], trusted_file: Path, issuer: TestIssuer,
 def test_accepted_and_overridden_feedback_is_stored(
     ehr: Ehr, caplog: pytest.LogCaptureFixture
 ) -> None:
-    cards = ehr.cards()
-    suggestion, warning = cards["lsb-suggestion"], cards["antithrombotic-warning"]
+    cards = ehr.cards(TWO_CARDS)
+    suggestion, warning = cards["lsb-suggestion"], cards["data-quality"]
     with caplog.at_level(logging.DEBUG):
         response = ehr.feedback(
-            accepted(suggestion), overridden(warning, "hold-planned", COMMENT)
+            accepted(suggestion), overridden(warning, "checked-manually", COMMENT)
         )
     assert response.status_code == 200
     assert response.get_json() == {"received": 2, "stored": 2}
@@ -74,7 +77,7 @@ def test_accepted_and_overridden_feedback_is_stored(
     assert (first.card_uuid, first.outcome) == (suggestion["uuid"], "accepted")
     assert first.accepted_suggestions == [suggestion["suggestions"][0]["uuid"]]
     assert first.outcome_timestamp.isoformat() == "2026-11-25T08:00:00+00:00"
-    assert (second.outcome, second.override_reason_code) == ("overridden", "hold-planned")
+    assert (second.outcome, second.override_reason_code) == ("overridden", "checked-manually")
     assert second.override_reason_system == REASONS
     assert second.user_comment == COMMENT  # kept for review...
     assert (second.issuer, second.tenant) == (ehr.issuer.issuer, "test-hospital")
@@ -83,10 +86,10 @@ def test_accepted_and_overridden_feedback_is_stored(
 
 
 def test_overridden_without_a_reason_and_with_a_comment_only(ehr: Ehr) -> None:
-    cards = ehr.cards()
+    cards = ehr.cards(TWO_CARDS)
     response = ehr.feedback(
         overridden(cards["lsb-suggestion"]),
-        overridden(cards["antithrombotic-warning"], comment="not relevant today"),
+        overridden(cards["data-quality"], comment="not relevant today"),
     )
     assert response.status_code == 200
     assert [(f.override_reason_code, f.user_comment) for f in stored(ehr.app)] == [
@@ -116,7 +119,8 @@ def test_issued_cards_are_recorded_without_patient_data(ehr: Ehr) -> None:
     assert suggestion.kind == "lsb-suggestion"
     assert suggestion.service_id == "lsb-order-select"
     assert suggestion.hook_instance == request["hookInstance"]
-    assert suggestion.suggestion_uuids == [cards["lsb-suggestion"]["suggestions"][0]["uuid"]]
+    offered = [s["uuid"] for s in cards["lsb-suggestion"]["suggestions"]]
+    assert suggestion.suggestion_uuids == offered
     assert {"system": REASONS, "code": "not-a-candidate"} in suggestion.override_reasons
     assert request["context"]["patientId"] not in dump
     assert request["context"]["userId"] not in dump
@@ -137,14 +141,14 @@ def test_unknown_cards_are_named_and_nothing_is_stored(ehr: Ehr) -> None:
 
 
 def test_items_that_do_not_fit_their_card_are_named(ehr: Ehr) -> None:
-    cards = ehr.cards()
-    suggestion, warning = cards["lsb-suggestion"], cards["antithrombotic-warning"]
+    cards = ehr.cards(TWO_CARDS)
+    suggestion, warning = cards["lsb-suggestion"], cards["data-quality"]
     wrong_suggestion = {**accepted(suggestion), "acceptedSuggestions": [{"id": "made-up"}]}
     found = problems(
         ehr.feedback(
             wrong_suggestion,
             {**accepted(warning), "acceptedSuggestions": [{"id": "x"}]},  # card has none
-            overridden(suggestion, "hold-planned"),  # a reason the card did not offer
+            overridden(suggestion, "checked-manually"),  # a reason the card did not offer
         )
     )
     assert set(found) == {
@@ -351,15 +355,15 @@ def test_db_upgrade_command_and_start_up_without_migrations(
 
 
 def test_feedback_report(ehr: Ehr, database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
-    first, second, third = ehr.cards(), ehr.cards(), ehr.cards()
+    first, second, third = ehr.cards(TWO_CARDS), ehr.cards(TWO_CARDS), ehr.cards(TWO_CARDS)
     assert ehr.feedback(
         accepted(first["lsb-suggestion"]),
         overridden(second["lsb-suggestion"], "already-planned", COMMENT),
         # answered twice: the latest answer (accepted) counts
         overridden(third["lsb-suggestion"], when="2026-11-25T07:00:00Z"),
         accepted(third["lsb-suggestion"], when="2026-11-25T07:30:00Z"),
-        overridden(first["antithrombotic-warning"], "hold-planned"),
-        overridden(second["antithrombotic-warning"]),
+        overridden(first["data-quality"], "checked-manually"),
+        overridden(second["data-quality"]),
     ).status_code == 200
 
     assert main(["feedback", "report", "--database-url", database_url, "--json"]) == 0
@@ -369,10 +373,10 @@ def test_feedback_report(ehr: Ehr, database_url: str, capsys: pytest.CaptureFixt
         "acceptanceRate": 0.6667, "overrideRate": 0.3333, "overrideReasons": None, "comments": 1,
     }
     assert report["lsb-suggestion"]["overrideReasons"] == {"already-planned": 1}
-    assert report["antithrombotic-warning"]["overrideReasons"] == {
-        "hold-planned": 1, "(no reason given)": 1,
+    assert report["data-quality"]["overrideReasons"] == {
+        "checked-manually": 1, "(no reason given)": 1,
     }
-    assert report["antithrombotic-warning"]["unanswered"] == 1
+    assert report["data-quality"]["unanswered"] == 1
 
     assert main(["feedback", "report", "--database-url", database_url]) == 0
     table = capsys.readouterr().out

@@ -61,9 +61,7 @@ def expressions(body: dict) -> set[str]:
 def test_a_well_formed_chunked_call_gets_its_cards(small_limits: str) -> None:
     response = send(small_limits, SELECT, chunked(request_bytes(), size=1000))
     assert response.status == 200
-    assert {card_kind(c) for c in response.json()["cards"]} == {
-        "lsb-suggestion", "antithrombotic-warning"
-    }
+    assert {card_kind(c) for c in response.json()["cards"]} == {"lsb-suggestion"}
 
 
 @pytest.mark.parametrize("path", [SELECT, FEEDBACK])

@@ -96,7 +96,7 @@ def test_indication_classes() -> None:
         "G90.521": "indicated",
         "G57.72": "indicated",
         "G54.6": "indicated",
-        "G89.3": "indicated",
+        "G89.3": "uncertain",  # cancer pain: indicated only with a lower-limb body site
         "G90.512": "not-indicated",
         "G54.7": "not-indicated",
         "G90.50": "uncertain",
@@ -137,3 +137,23 @@ def test_interval_arithmetic() -> None:
     assert Interval(5, "d").longest == timedelta(days=5)
     enoxaparin = load_knowledge().drug_by_id["enoxaparin"].hold
     assert enoxaparin.longest_before == Interval(24, "h", when="therapeutic dose")
+
+
+def test_every_hold_policy_has_an_indicator_and_wording() -> None:
+    from cards.render import common
+
+    kn = load_knowledge()
+    words = common()["hold_policies"]
+    for policy, indicator in kn.block_ordered_indicator.items():
+        assert indicator in ("info", "warning", "critical")
+        assert policy == "interval" or policy in words, policy
+    # Fail safe: no confirmed figure is as loud as a required hold.
+    assert kn.block_ordered_indicator["unknown"] == kn.block_ordered_indicator["interval"]
+
+
+def test_intervals_cite_the_table_that_was_read() -> None:
+    kn = load_knowledge()
+    for drug in kn.drug_by_id.values():
+        if drug.hold and drug.hold.policy != "unknown":
+            assert drug.hold.source and drug.hold.source.key == "asra2018_table_mirror", drug.id
+            assert drug.hold.source.card and "as tabulated in" in drug.hold.source.card

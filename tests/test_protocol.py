@@ -31,7 +31,15 @@ def test_the_example_protocol_gives_apixaban_its_interval_and_cites_it(
 ) -> None:
     monkeypatch.setenv("CDS_LOCAL_PROTOCOL", str(EXAMPLE))
     client = create_app(dev_mode=True, clock=fixture_clock).test_client()
-    card = post(client, request("01-crps-left-apixaban"))["antithrombotic-warning"]
+    suggestion = post(client, request("01-crps-left-apixaban"))["lsb-suggestion"]
+    assert "Apixaban**: stop 72 hours before the block (clinic protocol)" in text(suggestion)
+    body = request("16-lsb-selected-aspirin")  # the block itself ordered, on apixaban
+    statement = body["prefetch"]["medicationStatements"]["entry"][0]["resource"]
+    statement["medicationCodeableConcept"] = {
+        "coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "1364430"}]
+    }
+    card = post(client, body)["lsb-bleeding-risk"]
+    assert card["indicator"] == "critical"
     assert "Clinic protocol" in text(card)
     assert "Apixaban: stop 72 hours before the block, restart 24 hours after." in text(card)
     assert "version 3, approved by Pharmacy and therapeutics committee (example)" in text(card)
@@ -39,8 +47,8 @@ def test_the_example_protocol_gives_apixaban_its_interval_and_cites_it(
 
 def test_without_a_protocol_the_card_gives_no_apixaban_interval() -> None:
     client = create_app(dev_mode=True, clock=fixture_clock).test_client()
-    card = post(client, request("01-crps-left-apixaban"))["antithrombotic-warning"]
-    assert "Clinic protocol" not in text(card) and "not stated here" in text(card)
+    card = post(client, request("01-crps-left-apixaban"))["lsb-suggestion"]
+    assert "clinic protocol)" not in text(card) and "no interval confirmed here" in text(card)
 
 
 def test_a_protocol_that_differs_from_the_guideline_shows_both(tmp_path: Path) -> None:

@@ -142,12 +142,12 @@ def test_a_resent_or_changed_override_updates_the_one_quiet(ehr: Ehr, clock: Set
     assert "lsb-suggestion" not in ehr.cards(body=body)
 
 
-def test_the_order_sign_service_is_quieted_too(ehr: Ehr) -> None:
+def test_order_sign_offers_no_suggestion_to_quiet(ehr: Ehr) -> None:
+    """The suggestion belongs to order-select; at signing only the safety cards remain."""
     select_body = patient("both-hooks")
     sign_body = {**select_body, "hook": "order-sign"}
     sign_body["context"] = {k: v for k, v in select_body["context"].items() if k != "selections"}
-    assert "lsb-suggestion" in ehr.cards(body=sign_body)
-    assert "lsb-suggestion" not in suggestion_after(ehr, "already-planned", select_body)
+    assert "lsb-suggestion" in ehr.cards(body=select_body)
     assert "lsb-suggestion" not in ehr.cards(body=sign_body)
 
 
@@ -266,10 +266,10 @@ def policy_file(tmp_path: Path, kind: str, code: str) -> str:
 @pytest.mark.parametrize(
     ("kind", "code", "message"),
     [
-        ("antithrombotic-warning", "hold-planned", "only info cards"),
+        ("lsb-no-indication", "indication-elsewhere", "only info cards"),
         ("lsb-bleeding-risk", "hold-planned", "only info cards"),
         ("data-quality", "checked-manually", "only info cards"),
-        ("lsb-site-uncertain", "no-such-reason", "does not offer"),
+        ("lsb-confirm-indication", "no-such-reason", "does not offer"),
         ("no-such-card", "x", "unknown card kind"),
     ],
 )

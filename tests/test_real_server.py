@@ -51,7 +51,7 @@ def test_replay_prints_the_cards_readably(live_server: str) -> None:
                     str(requests_dir / "25-conditions-key-omitted.json"))
     out = result.stdout
     assert "16-lsb-selected-aspirin.json -> lsb-order-select: HTTP 200" in out
-    assert "[CRITICAL] Lumbar sympathetic block ordered while on aspirin" in out
+    assert "[WARNING] Agree with the prescriber before this lumbar sympathetic block" in out
     assert "kind: lsb-bleeding-risk" in out
     assert "25-conditions-key-omitted.json -> lsb-order-select: HTTP 412" in out
     assert result.returncode == 1  # a call did not answer 200
@@ -60,9 +60,9 @@ def test_replay_prints_the_cards_readably(live_server: str) -> None:
 
 def test_replay_sends_a_booking_to_the_booking_service(live_server: str) -> None:
     # The live server runs at the fixtures' "today" (CDS_FIXED_NOW).
-    result = replay(live_server, str(FIXTURES / "requests" / "35-book-warfarin-too-soon.json"))
+    result = replay(live_server, str(FIXTURES / "requests" / "41-book-warfarin-too-soon.json"))
     assert result.returncode == 0, result.stderr
-    assert "35-book-warfarin-too-soon.json -> lsb-appointment-book: HTTP 200" in result.stdout
+    assert "41-book-warfarin-too-soon.json -> lsb-appointment-book: HTTP 200" in result.stdout
     assert "[CRITICAL] Too soon: the block on Fri 27 Nov 2026" in result.stdout
     assert "kind: booking-preparation" in result.stdout
 

@@ -56,6 +56,13 @@ def cards(client: FlaskClient, body: dict[str, Any]) -> dict[str, dict[str, Any]
     return {card_kind(c): c for c in response.get_json()["cards"]}
 
 
+def drug_records(found: dict[str, dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Drug id -> the records the card names, from the card's extension (for integrators)."""
+    card = found.get("lsb-suggestion") or found.get("lsb-bleeding-risk") or {}
+    evidence = (card.get("extension") or {}).get("urn:lsb-cds-service:evidence", {})
+    return {d["drug"]: d["records"] for d in evidence.get("drugs", [])}
+
+
 def set_condition_code(body: dict[str, Any], system: str, code: str) -> None:
     condition = body["prefetch"]["conditions"]["entry"][0]["resource"]
     condition["code"] = coded(system, code)
@@ -80,31 +87,34 @@ def test_each_matching_route_finds_the_drug(
 ) -> None:
     body = patient()
     add(body, "medicationStatements", statement(concept))
-    warning = cards(client, body)["antithrombotic-warning"]
-    assert drug in warning["summary"].lower()
-    assert f"matched by {matched_by}" in warning["detail"]
+    found = cards(client, body)
+    suggestion = found["lsb-suggestion"]
+    assert drug in suggestion["detail"].lower()
+    # How it was matched is for integrators, in the extension; never in what a clinician reads.
+    assert [r["matchedBy"] for r in drug_records(found)[drug]] == [matched_by]
+    assert "matched by" not in suggestion["detail"] and "t-ms" not in suggestion["detail"]
 
 
 def test_unknown_drug_in_an_antithrombotic_atc_class_still_warns(client: FlaskClient) -> None:
     body = patient()
     add(body, "medicationStatements", statement(coded(ATC, "B01AF99")))
-    warning = cards(client, body)["antithrombotic-warning"]
-    assert "ATC B01AF99" in warning["detail"]
-    assert "not stated here" in warning["detail"]
+    detail = cards(client, body)["lsb-suggestion"]["detail"]
+    assert "ATC B01AF99" in detail
+    assert "no interval confirmed here" in detail
 
 
 @pytest.mark.parametrize("status", ["active", "intended", "on-hold", "unknown", "bogus"])
 def test_statement_statuses_that_count(client: FlaskClient, status: str) -> None:
     body = patient()
     add(body, "medicationStatements", statement(coded(RXNORM, "1364445"), status=status))
-    assert "antithrombotic-warning" in cards(client, body)
+    assert "apixaban" in drug_records(cards(client, body))
 
 
 @pytest.mark.parametrize("status", ["stopped", "completed", "entered-in-error", "not-taken"])
 def test_statement_statuses_that_do_not_count(client: FlaskClient, status: str) -> None:
     body = patient()
     add(body, "medicationStatements", statement(coded(RXNORM, "1364445"), status=status))
-    assert "antithrombotic-warning" not in cards(client, body)
+    assert drug_records(cards(client, body)) == {}
 
 
 @pytest.mark.parametrize(
@@ -129,7 +139,7 @@ def test_request_statuses(client: FlaskClient, status: str, warns: bool) -> None
         "medicationCodeableConcept": coded(RXNORM, "1232086"),
     }
     add(body, "medicationRequests", request)
-    assert ("antithrombotic-warning" in cards(client, body)) is warns
+    assert ("rivaroxaban" in drug_records(cards(client, body))) is warns
 
 
 def test_unresolvable_medication_reference_is_a_data_quality_warning(client: FlaskClient) -> None:
@@ -140,7 +150,7 @@ def test_unresolvable_medication_reference_is_a_data_quality_warning(client: Fla
         statement(medicationReference={"reference": "Medication/not-sent"}),
     )
     found = cards(client, body)
-    assert "antithrombotic-warning" not in found
+    assert drug_records(found) == {}
     detail = found["data-quality"]["detail"]
     assert "MedicationStatement/t-ms" in detail
     assert "could not be read" in detail
@@ -152,7 +162,7 @@ def test_invalid_record_with_an_anticoagulant_warns_and_flags(client: FlaskClien
     bad["effectiveDateTime"] = "yesterday-ish"  # invalid FHIR dateTime
     add(body, "medicationStatements", bad)
     found = cards(client, body)
-    assert "apixaban" in found["antithrombotic-warning"]["summary"].lower()
+    assert "apixaban" in found["lsb-suggestion"]["summary"].lower()
     assert "effectiveDateTime" in found["data-quality"]["detail"]
 
 
@@ -172,9 +182,9 @@ def test_an_unread_next_page_is_a_data_quality_warning(client: FlaskClient) -> N
         (ICD10CM, "G5771", "lsb-suggestion"),  # no dot, as some EHRs send it
         ("urn:oid:2.16.840.1.113883.6.90", "G57.71", "lsb-suggestion"),
         (SNOMED, "5771000119106", "lsb-limb-unconfirmed"),  # phantom pain, no amputation
-        (SNOMED, "735935009", "lsb-suggestion"),  # chronic pain due to malignancy
-        (SNOMED, "128200000", "lsb-site-uncertain"),  # CRPS, no site
-        ("http://hl7.org/fhir/sid/icd-10", "G90.5", "lsb-site-uncertain"),  # WHO ICD-10 CRPS I
+        (SNOMED, "735935009", "lsb-confirm-indication"),  # cancer pain, no site: confirm it
+        (SNOMED, "128200000", "lsb-confirm-indication"),  # CRPS, no site
+        ("http://hl7.org/fhir/sid/icd-10", "G90.5", "lsb-confirm-indication"),  # WHO ICD-10
         (ICD10CM, "G56.41", None),  # causalgia of the right upper limb
         (ICD10CM, "G54.7", None),  # phantom limb without pain
         ("http://example.org/local", "G57.71", None),  # right code, wrong system
@@ -201,8 +211,8 @@ def test_supporting_evidence_lists_treatments_tried_and_opioids(client: FlaskCli
     opioid["id"] = "t-ms-2"
     add(body, "medicationStatements", opioid)
     detail = cards(client, body)["lsb-suggestion"]["detail"]
-    assert "Neuropathic pain agent: past: gabapentin 300 mg (1 record" in detail
-    assert "Opioid: current: oxycodone hydrochloride 5 MG Oral Tablet (1 record" in detail
+    assert "Neuropathic pain agent: before gabapentin 300 mg" in detail
+    assert "Opioid: now oxycodone hydrochloride 5 MG Oral Tablet" in detail
     assert "No conservative treatment" not in detail
 
 
@@ -240,5 +250,5 @@ def test_a_malformed_status_warns_and_flags_the_record(client: FlaskClient, stat
     body = patient()
     add(body, "medicationStatements", statement(coded(RXNORM, "1364445"), status=status))
     found = cards(client, body)
-    assert "apixaban" in found["antithrombotic-warning"]["summary"].lower()
+    assert "apixaban" in found["lsb-suggestion"]["summary"].lower()
     assert "MedicationStatement/t-ms" in found["data-quality"]["detail"]

@@ -202,13 +202,13 @@ def test_render_needs_a_cards_list(client: FlaskClient) -> None:
 
 
 def test_a_booking_fixture_shows_its_appointments_and_moves_them_together() -> None:
-    request = fixture_request("40-book-series-of-three")
+    request = fixture_request("46-book-series-of-three")
     chart = sandbox_fixtures.chart(request)
     assert chart.hook == "appointment-book" and chart.orders == []
     assert [a.ref for a in chart.appointments] == [
-        "Appointment/f40-apt-first",
-        "Appointment/f40-apt-second",
-        "Appointment/f40-apt-third",
+        "Appointment/f46-apt-first",
+        "Appointment/f46-apt-second",
+        "Appointment/f46-apt-third",
     ]
     assert sandbox_fixtures.first_day(request) == "2026-12-15"
     built = sandbox_fixtures.build_request(request, "", "appointment-book", "2027-02-28")
@@ -217,9 +217,9 @@ def test_a_booking_fixture_shows_its_appointments_and_moves_them_together() -> N
         for e in built["context"]["appointments"]["entry"]
     }
     assert starts == {
-        "f40-apt-first": "2027-02-28T09:00:00+00:00",
-        "f40-apt-second": "2027-03-07T09:00:00+00:00",  # across the month end, 7 days on
-        "f40-apt-third": "2027-03-28T09:00:00+00:00",
+        "f46-apt-first": "2027-02-28T09:00:00+00:00",
+        "f46-apt-second": "2027-03-07T09:00:00+00:00",  # across the month end, 7 days on
+        "f46-apt-third": "2027-03-28T09:00:00+00:00",
     }
     assert built["hookInstance"] != request["hookInstance"]
     with pytest.raises(ValueError):
@@ -232,11 +232,11 @@ def test_a_booking_fixture_shows_its_appointments_and_moves_them_together() -> N
 
 def test_booking_request_endpoint_takes_the_date(client: FlaskClient) -> None:
     response = client.get(
-        "/sandbox/request?patient=34-book-warfarin-in-time&hook=appointment-book&date=2027-01-01"
+        "/sandbox/request?patient=40-book-warfarin-in-time&hook=appointment-book&date=2027-01-01"
     )
     [entry] = response.get_json()["context"]["appointments"]["entry"]
     assert entry["resource"]["start"] == "2027-01-01T09:00:00-05:00"
     bad = client.get(
-        "/sandbox/request?patient=34-book-warfarin-in-time&hook=appointment-book&date=x"
+        "/sandbox/request?patient=40-book-warfarin-in-time&hook=appointment-book&date=x"
     )
     assert bad.status_code == 400

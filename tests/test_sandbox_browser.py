@@ -149,53 +149,54 @@ def test_cards_render_as_an_ehr_shows_them(page: Page, live_server: str) -> None
     expect(page.locator(".chart-list[data-list=medications]")).to_contain_text("apixaban")
     fire(page)
     expect(page.locator("#call-status")).to_have_text(
-        re.compile(r"lsb-order-select: HTTP 200 · \d+ ms · 2 cards")
+        re.compile(r"lsb-order-select: HTTP 200 · \d+ ms · 1 card")
     )
     expect(page.locator("#latency")).to_have_text(re.compile(r"HTTP 200 · \d+ ms"))
     info = page.locator(".card[data-kind=lsb-suggestion]")
-    warning = page.locator(".card[data-kind=antithrombotic-warning]")
     expect(info).to_have_class(re.compile(r"\bcard-info\b"))
-    expect(warning).to_have_class(re.compile(r"\bcard-warning\b"))
     expect(info.locator("svg.card-icon")).to_be_visible()
-    expect(warning.locator(".indicator")).to_have_text("warning")
     # Markdown is rendered: bold becomes <strong>, no asterisks left.
-    expect(info.locator(".card-detail strong").first).to_have_text("Why this card:")
+    expect(info.locator(".card-detail strong").first).to_contain_text("Complex regional pain")
     assert "**" not in info.locator(".card-detail").inner_text()
+    expect(info.locator(".card-detail")).to_contain_text("Apixaban")  # one line per drug
     expect(info.locator(".card-source")).to_contain_text("knowledge ")
-    link = info.locator(".card-links a")
-    assert link.get_attribute("href") == f"{live_server}/education/lumbar-sympathetic-block"
-    assert link.get_attribute("rel") == "noopener noreferrer"
+    links = info.locator(".card-links a")
+    assert [links.nth(i).get_attribute("href") for i in range(links.count())] == [
+        f"{live_server}/education/lumbar-sympathetic-block/clinicians",
+        f"{live_server}/education/lumbar-sympathetic-block",
+    ]
+    assert links.first.get_attribute("rel") == "noopener noreferrer"
     expect(info.locator("[data-suggestion]")).to_have_text(
-        "Order a lumbar sympathetic block (draft, for review)"
+        [
+            "Order a lumbar sympathetic block (draft, for review)",
+            "Refer to pain medicine (draft referral)",
+        ]
     )
     sent = json.loads(page.input_value("#request-json"))
     assert sent["context"]["selections"] == ["MedicationRequest/f01-ord-opioid"]
     received = json.loads(page.inner_text("#response-json"))
-    assert [card_kind(c) for c in received["cards"]] == [
-        "lsb-suggestion",
-        "antithrombotic-warning",
-    ]
+    assert [card_kind(c) for c in received["cards"]] == ["lsb-suggestion"]
 
 
 def test_accepting_a_suggestion_shows_the_order_and_sends_feedback(page: Page) -> None:
     open_patient(page, "01-crps-left-apixaban")
     fire(page)
     card = page.locator(".card[data-kind=lsb-suggestion]")
-    card.locator("[data-suggestion]").click()
-    shown = card.locator("[data-accepted]")
+    card.locator("[data-suggestion]").first.click()
+    shown = card.locator("[data-accepted]").first
     expect(shown).to_be_visible()
     expect(shown).to_contain_text("The EHR would")
     resource = json.loads(shown.locator("pre.resource").inner_text())
     assert resource["resourceType"] == "ServiceRequest" and resource["status"] == "draft"
     assert resource["code"]["coding"][0]["code"] == "64520"
     assert resource["reasonReference"] == [{"reference": "Condition/f01-crps"}]
-    expect(card.locator("[data-suggestion]")).to_be_disabled()  # at-most-one
+    expect(card.locator("[data-suggestion]").last).to_be_disabled()  # at-most-one
     expect(card).to_have_attribute("data-state", "accepted")
     sent = json.loads(page.locator("#feedback-log pre").first.inner_text())["feedback"][0]
     assert sent["card"] == card.get_attribute("data-uuid")
     assert sent["outcome"] == "accepted"
     assert sent["acceptedSuggestions"] == [
-        {"id": card.locator("[data-suggestion]").get_attribute("data-suggestion")}
+        {"id": card.locator("[data-suggestion]").first.get_attribute("data-suggestion")}
     ]
     assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$", sent["outcomeTimestamp"])
     if not feedback_landed(page, card):
@@ -206,14 +207,16 @@ def test_accepting_a_suggestion_shows_the_order_and_sends_feedback(page: Page) -
 
 
 def test_dismissing_offers_the_override_reasons_and_sends_feedback(page: Page) -> None:
-    open_patient(page, "08-cancer-pain-warfarin")
+    open_patient(page, "16-lsb-selected-aspirin")
     fire(page)
-    card = page.locator(".card[data-kind=antithrombotic-warning]")
+    card = page.locator(".card[data-kind=lsb-bleeding-risk]")
+    expect(card).to_have_class(re.compile(r"\bcard-warning\b"))  # aspirin: shared assessment
+    expect(card.locator(".indicator")).to_have_text("warning")
     expect(card.locator("form.override")).to_be_hidden()
     card.locator("[data-dismiss]").click()
     reasons = card.locator("form.override input[name=reason]")
-    expect(reasons).to_have_count(3)
-    reason = "Hold already planned with the prescriber"
+    expect(reasons).to_have_count(2)
+    reason = "Plan agreed with the prescriber"
     expect(card.locator("form.override")).to_contain_text(reason)
     card.get_by_label(reason).check()
     card.locator("input[name=comment]").fill("Anticoagulation clinic has the plan")
@@ -226,7 +229,7 @@ def test_dismissing_offers_the_override_reasons_and_sends_feedback(page: Page) -
         "reason": {
             "system": "urn:lsb-cds-service:override-reason",
             "code": "hold-planned",
-            "display": "Hold already planned with the prescriber",
+            "display": "Plan agreed with the prescriber",
         },
         "userComment": "Anticoagulation clinic has the plan",
     }
@@ -257,7 +260,7 @@ def test_selecting_the_block_itself_warns_critically(page: Page) -> None:
 def test_booking_with_the_date_picker(page: Page) -> None:
     """appointment-book: too soon on the fixture's date; the earliest date the card names
     clears it, and the follow-up can be accepted (the server's clock is FIXTURE_NOW)."""
-    open_patient(page, "35-book-warfarin-too-soon")
+    open_patient(page, "41-book-warfarin-too-soon")
     expect(page.locator(".chart-list[data-list=appointments]")).to_contain_text("2026-11-27")
     expect(page.locator("#booking-date")).to_have_value("2026-11-27")
     fire(page)
@@ -297,10 +300,9 @@ def test_order_sign_signs_the_pad(page: Page) -> None:
     assert sent["hook"] == "order-sign" and "selections" not in sent["context"]
     fire(page)
     expect(page.locator("#call-status")).to_contain_text("lsb-order-sign: HTTP 200")
-    assert sorted(c["kind"] for c in shown_cards(page)) == [
-        "antithrombotic-warning",
-        "lsb-suggestion",
-    ]
+    # At signing only safety cards; the block is not among the orders, so there are none.
+    assert shown_cards(page) == []
+    expect(page.locator("#cards")).to_contain_text("No cards")
 
 
 def test_edit_request_mode_sends_exactly_what_is_pasted(page: Page) -> None:
@@ -333,9 +335,8 @@ def test_record_text_is_shown_as_text_never_as_markup(page: Page) -> None:
 def test_education_page_is_readable_and_printable(page: Page) -> None:
     open_patient(page, "04-phantom-pain-amputation")
     fire(page)
-    href = page.locator(".card-links a").get_attribute("href")
-    assert href is not None
-    page.goto(href)
+    href = page.get_by_role("link", name="Patient information: lumbar sympathetic block")
+    page.goto(href.get_attribute("href") or "")
     expect(page.locator("h1")).to_have_text("Lumbar sympathetic block: what to expect")
     headings = [title for title, _ in education.page_sections("lumbar-sympathetic-block")[1:]]
     assert len(headings) == 7  # what it is, can do, risks, before, on the day, after, help
@@ -349,3 +350,18 @@ def test_education_page_is_readable_and_printable(page: Page) -> None:
     expect(print_button).to_be_hidden()
     pdf = page.pdf(format="A4")
     assert pdf.startswith(b"%PDF") and len(re.findall(rb"/Type\s*/Page\b", pdf)) <= 2
+
+
+def test_clinician_page_is_readable_and_printable(page: Page) -> None:
+    open_patient(page, "01-crps-left-apixaban")
+    fire(page)
+    link = page.locator(".card[data-kind=lsb-suggestion] .card-links a").first
+    page.goto(link.get_attribute("href") or "")
+    expect(page.locator("h1")).to_have_text("Lumbar sympathetic block: for clinicians")
+    expect(page.locator("table")).to_contain_text("warfarin")
+    expect(page.locator("main")).to_contain_text("as tabulated in")
+    print_button = page.get_by_role("button", name="Print this page")
+    expect(print_button).to_be_visible()  # its script ran under the page's CSP
+    page.emulate_media(media="print")
+    expect(print_button).to_be_hidden()
+    assert page.pdf(format="A4").startswith(b"%PDF")

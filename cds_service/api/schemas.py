@@ -235,6 +235,7 @@ class CardSchema(Schema):
     selectionBehavior = fields.String(validate=validate.OneOf(["at-most-one", "any"]))
     overrideReasons = fields.List(fields.Nested(CodingSchema))
     links = fields.List(fields.Nested(LinkSchema))
+    extension = fields.Dict(keys=fields.String())  # CDS Hooks 2.0 card extension
 
     @validates_schema
     def selection_behavior(self, data: dict[str, Any], **_: Any) -> None:

@@ -147,9 +147,9 @@ def decide(
     now = call.received_at
     if now is None:
         raise ValueError("an appointment-book decision needs the time of the call")
-    drugs = drugs_found(facts)
+    drugs = drugs_found(facts, kn)  # each drug once, the loudest first
     plans = [
-        BlockPlan(a, n, [plan_drug(d, found, a, kn, now) for d, found in drugs])
+        BlockPlan(a, n, [plan_drug(d.drug, d.found, a, kn, now) for d in drugs])
         for n, a in enumerate(_in_date_order(booked), start=1)
     ]
     earlier = earlier_in_series(facts, plans, kn)

@@ -1,4 +1,12 @@
-"""When to suggest a lumbar sympathetic block, and when to warn about bleeding risk."""
+"""When to suggest a lumbar sympathetic block, and when to warn about bleeding risk.
+
+One card per concern, at the right moment:
+- order-select, a pain-related order selected: the suggestion (bleeding facts as one line per
+  drug inside it), or "confirm the indication" when the site or the diagnosis is not settled;
+- the block itself selected (order-select) or among the orders signed (order-sign): the bleeding
+  card, as loud as the drugs call for, and a warning when no leg or foot indication is on record;
+- order-sign otherwise: nothing (the suggestion belongs to order-select).
+"""
 
 from __future__ import annotations
 
@@ -8,18 +16,51 @@ from typing import Any
 
 from cds_service.decisions.anatomy import split_by_limb
 from cds_service.decisions.model import CardDecision
+from cds_service.decisions.orders import proposed_order, referral
 from cds_service.decisions.pathway import block_cards, pathway_view
 from cds_service.facts.model import DrugFact, Facts, IndicationFact, SupportFact
 from cds_service.hook_call import HookCall
-from cds_service.knowledge import Drug, Knowledge
+from cds_service.knowledge import Drug, Hold, Knowledge
+
+SEVERITY = {"critical": 0, "warning": 1, "info": 2}
 
 
-def drugs_found(facts: Facts) -> list[tuple[Drug, list[DrugFact]]]:
-    """Each drug once, with every record that names it."""
+@dataclass(frozen=True)
+class DrugFinding:
+    """One drug, every record that names it, the hold rule to follow and how loud it is."""
+
+    drug: Drug
+    found: list[DrugFact]
+    hold: Hold | None  # the first rule that applies (a clinic protocol before the guideline)
+    indicator: str  # of the bleeding card when the block itself is ordered
+
+    @property
+    def latest(self) -> DrugFact:
+        dated = [f for f in self.found if f.recorded_on]
+        return max(dated, key=lambda f: f.recorded_on) if dated else self.found[0]  # type: ignore[arg-type,return-value]
+
+    @property
+    def stale(self) -> bool:
+        """Every record of the drug is older than the stated age."""
+        return all(f.stale for f in self.found)
+
+    @property
+    def from_text_only(self) -> bool:
+        return all(f.from_text for f in self.found)
+
+
+def drugs_found(facts: Facts, kn: Knowledge) -> list[DrugFinding]:
+    """Each drug once, the loudest first, then by name: the same order on every call."""
     by_drug: dict[str, list[DrugFact]] = defaultdict(list)
     for fact in facts.drugs:
         by_drug[fact.drug.id].append(fact)
-    return [(found[0].drug, found) for found in by_drug.values()]
+    findings = []
+    for found in by_drug.values():
+        drug = found[0].drug
+        holds = kn.holds_for(drug)
+        indicator = kn.indicator_when_block_ordered(drug)
+        findings.append(DrugFinding(drug, found, holds[0] if holds else None, indicator))
+    return sorted(findings, key=lambda d: (SEVERITY[d.indicator], d.drug.name, d.drug.id))
 
 
 @dataclass(frozen=True)
@@ -33,7 +74,7 @@ class Evidence:
     example: str  # one record it came from
 
 
-def summarise_support(facts: Facts, shown: int = 3) -> list[Evidence]:
+def summarise_support(facts: Facts, shown: int = 2) -> list[Evidence]:
     by_group: dict[str, list[SupportFact]] = defaultdict(list)
     for fact in facts.support:
         by_group[fact.group].append(fact)
@@ -48,63 +89,121 @@ def summarise_support(facts: Facts, shown: int = 3) -> list[Evidence]:
     return summary
 
 
-def proposed_order(call: HookCall, indications: list[IndicationFact], kn: Knowledge) -> dict:
-    """The draft ServiceRequest that the suggestion asks the EHR to create."""
-    reasons = list(dict.fromkeys(f.origin.reference for f in indications))
-    sides = sorted({f.laterality for f in indications if f.laterality})
-    order: dict[str, Any] = {
-        "resourceType": "ServiceRequest",
-        "status": "draft",
-        "intent": "order",
-        "code": {
-            "coding": [c.as_coding() for c in kn.procedure_order_codes],
-            "text": kn.procedure_label,
-        },
-        "subject": {"reference": f"Patient/{call.patient_id}"},
-        "reasonReference": [{"reference": r} for r in reasons],
+def evidence_extension(
+    indications: list[IndicationFact], drugs: list[DrugFinding]
+) -> dict[str, Any]:
+    """What a clinician does not read but an integrator needs: record ids and match methods."""
+    return {
+        "urn:lsb-cds-service:evidence": {
+            "indications": [
+                {
+                    "reference": f.origin.reference,
+                    "list": f.origin.where,
+                    "system": f.code.system,
+                    "code": f.code.code,
+                    "fit": f.fit,
+                    "verified": f.verified,
+                    "laterality": f.laterality,
+                }
+                for f in indications
+            ],
+            "drugs": [
+                {
+                    "drug": d.drug.id,
+                    "holdPolicy": d.hold.policy if d.hold else "unknown",
+                    "records": [
+                        {
+                            "reference": f.origin.reference,
+                            "list": f.origin.where,
+                            "matchedBy": f.matched_by,
+                            "recordedAs": f.recorded_as,
+                            "status": f.status,
+                            "recordedOn": f.recorded_on.isoformat() if f.recorded_on else None,
+                            "stale": f.stale,
+                        }
+                        for f in d.found
+                    ],
+                }
+                for d in drugs
+            ],
+        }
     }
-    if encounter := call.context.get("encounterId"):
-        order["encounter"] = {"reference": f"Encounter/{encounter}"}
-    if requester := call.context.get("userId"):
-        order["requester"] = {"reference": requester}
-    if sides:
-        order["note"] = [{"text": "Side as coded on the indication: " + ", ".join(sides)}]
-    return order
 
 
 def decide(call: HookCall, facts: Facts, kn: Knowledge) -> list[CardDecision]:
-    drugs = drugs_found(facts)
-    medication_problems = [
-        p for p in facts.problems if p.affects_medications or p.topic == "allergies"
-    ]
-    shared = {
+    drugs = drugs_found(facts, kn)
+    shared: dict[str, Any] = {
         "drugs": drugs,
         "facts": facts,
         "kn": kn,
-        "pathway": pathway_view(call, facts, kn, drugs),
+        "pathway": pathway_view(call, facts, kn, [(d.drug, d.found) for d in drugs]),
     }
-
     if facts.lsb_selected:
-        # The block is being ordered now: the bleeding check is all that matters.
-        cards = []
-        if drugs:
-            cards.append(
-                CardDecision(
-                    "lsb-bleeding-risk",
-                    {**shared, "orders": facts.lsb_selected},
-                    delete=[o.reference for o in facts.lsb_selected],
-                )
-            )
-        cards += block_cards(facts, shared)
-        if medication_problems:
-            cards.append(CardDecision("data-quality", {**shared, "problems": medication_problems}))
-        return cards
-
+        return block_ordered(facts, drugs, shared)
+    if call.hook != "order-select":
+        return []  # at order-sign only the safety cards, and the block is not among the orders
     if facts.lsb_in_other_drafts or not facts.pain_orders_selected:
         return []
-    indicated = [f for f in facts.indications if f.indication.lsb == "indicated"]
-    uncertain = [f for f in facts.indications if f.indication.lsb == "uncertain"]
+    return suggest(call, facts, drugs, shared, kn)
+
+
+def block_ordered(
+    facts: Facts, drugs: list[DrugFinding], shared: dict[str, Any]
+) -> list[CardDecision]:
+    """The block itself is being ordered: the bleeding check, and whether it is indicated."""
+    cards = []
+    orders = {"orders": facts.lsb_selected}
+    if drugs:
+        indicator = drugs[0].indicator  # the loudest: drugs are sorted by severity
+        critical = indicator == "critical"
+        cards.append(
+            CardDecision(
+                "lsb-bleeding-risk",
+                {**shared, **orders, "indicator": indicator},
+                delete=[o.reference for o in facts.lsb_selected] if critical else [],
+                indicator=indicator,
+                extension=evidence_extension([], drugs),
+            )
+        )
+    cards += block_cards(facts, shared)  # allergies to what the block uses, the series
+    # The wider net: any active lower-limb indication, confirmed or not, is enough here. A
+    # problem list not read in full cannot show there is none: the data-quality card says so.
+    lower_limb, _ = split_by_limb([f for f in facts.indications if f.fit == "indicated"], facts)
+    no_indication = not lower_limb
+    list_unread = any(not p.affects_medications and p.topic is None for p in facts.problems)
+    if no_indication and not list_unread:
+        cards.append(
+            CardDecision(
+                "lsb-no-indication",
+                {**shared, **orders, "on_record": facts.indications},
+                extension=evidence_extension(facts.indications, []),
+            )
+        )
+    # An unread problem list matters here only if it could have held the indication.
+    if unread := [
+        p
+        for p in facts.problems
+        if p.affects_medications or p.topic == "allergies" or (no_indication and p.topic is None)
+    ]:
+        cards.append(CardDecision("data-quality", {**shared, "problems": unread}))
+    return cards
+
+
+def suggest(
+    call: HookCall,
+    facts: Facts,
+    drugs: list[DrugFinding],
+    shared: dict[str, Any],
+    kn: Knowledge,
+) -> list[CardDecision]:
+    indicated = [f for f in facts.indications if f.fit == "indicated" and f.verified]
+    # Phantom limb pain follows the amputated limb: the leg, the arm, or not recorded.
     indicated, limb_unconfirmed = split_by_limb(indicated, facts)
+    to_confirm = [
+        f
+        for f in facts.indications
+        if f.fit == "uncertain" or (f.fit == "indicated" and not f.verified)
+    ]
     if indicated:
         cards = [
             CardDecision(
@@ -112,23 +211,35 @@ def decide(call: HookCall, facts: Facts, kn: Knowledge) -> list[CardDecision]:
                 {
                     **shared,
                     "indications": indicated,
-                    "uncertain": uncertain,
+                    "uncertain": to_confirm,
                     "evidence": summarise_support(facts),
                 },
                 create=proposed_order(call, indicated, kn),
+                also_create=referral(call, indicated, kn),
+                extension=evidence_extension(indicated + to_confirm, drugs),
             )
         ]
-    elif uncertain:
-        cards = [CardDecision("lsb-site-uncertain", {**shared, "indications": uncertain})]
+    elif to_confirm:
+        cards = [
+            CardDecision(
+                "lsb-confirm-indication",
+                {**shared, "indications": to_confirm},
+                extension=evidence_extension(to_confirm, drugs),
+            )
+        ]
     elif limb_unconfirmed:
-        cards = [CardDecision("lsb-limb-unconfirmed", {**shared, "indications": limb_unconfirmed})]
+        cards = [
+            CardDecision(
+                "lsb-limb-unconfirmed",
+                {**shared, "indications": limb_unconfirmed},
+                extension=evidence_extension(limb_unconfirmed, drugs),
+            )
+        ]
     else:
         # No indication found, but part of the problem list was unreadable: say the check was
         # incomplete rather than let silence read as "no indication".
         unread = [p for p in facts.problems if not p.affects_medications]
         return [CardDecision("data-quality", {**shared, "problems": unread})] if unread else []
-    if drugs:
-        cards.append(CardDecision("antithrombotic-warning", shared))
     if facts.problems:
         cards.append(CardDecision("data-quality", {**shared, "problems": facts.problems}))
     return cards

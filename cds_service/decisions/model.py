@@ -12,3 +12,6 @@ class CardDecision:
     data: dict[str, Any] = field(default_factory=dict)
     create: dict[str, Any] | None = None  # a FHIR resource the card's suggestion creates
     delete: list[str] = field(default_factory=list)  # draft orders the suggestion removes
+    also_create: dict[str, Any] | None = None  # a second suggestion's resource (a referral)
+    indicator: str | None = None  # overrides the template's, when the facts set the severity
+    extension: dict[str, Any] | None = None  # record ids and match methods, for integrators

@@ -8,7 +8,7 @@ from cds_service.data.record import Resource
 from cds_service.data.validation import validation_error
 from cds_service.facts.model import AmputationFact, IndicationFact, Origin, Problem, SupportFact
 from cds_service.knowledge import Knowledge
-from cds_service.terminology import Code, codings, concept_label
+from cds_service.terminology import Code, as_list, codings, concept_label
 
 WHERE = "problem list"
 
@@ -30,6 +30,32 @@ def is_current(condition: Resource, kn: Knowledge) -> bool:
     if clinical is None:
         return rules.condition_missing_status_counts
     return clinical in rules.condition_active
+
+
+def is_verified(condition: Resource, kn: Knowledge) -> bool:
+    """Confirmed, or no verification status at all while the clinical status says active:
+    enough to suggest an invasive procedure. Provisional and differential diagnoses are not."""
+    rules = kn.rules
+    verification = _status_code(condition.get("verificationStatus"))
+    if verification is None:
+        return _status_code(condition.get("clinicalStatus")) in rules.suggestion_unverified_needs
+    return verification in rules.suggestion_verification
+
+
+def lower_limb_site(condition: Resource, kn: Knowledge) -> tuple[bool, str | None]:
+    """Whether the condition's bodySite is in the leg or foot, and the side it states."""
+    sides: set[str] = set()
+    found = False
+    for concept in as_list(condition.get("bodySite")):
+        for coding in codings(concept):
+            key = kn.systems.key(coding["system"], coding["code"])
+            if key in kn.body_sites.lower_limb:
+                found = True
+                if side := kn.body_sites.lower_limb[key]:
+                    sides.add(side)
+    if {"left", "right"} <= sides or "bilateral" in sides:
+        return found, "bilateral"
+    return found, next(iter(sides), None)
 
 
 def read_conditions(
@@ -60,8 +86,20 @@ def read_conditions(
             continue
         if not is_current(condition, kn):
             continue
+        verified = is_verified(condition, kn)
+        verification = _status_code(condition.get("verificationStatus"))
+        in_leg, site_side = lower_limb_site(condition, kn)
         for indication, code, laterality in matched:
-            indications.append(IndicationFact(indication, code, laterality, origin))
+            fit = indication.lsb
+            from_site = indication.lower_limb_site_indicates and in_leg
+            if from_site:
+                fit = "indicated"
+            side = laterality or (site_side if in_leg else None)
+            indications.append(
+                IndicationFact(
+                    indication, code, side, origin, fit, from_site, verified, verification
+                )
+            )
         text = concept_label(condition.get("code")) or "amputation"
         if amputation:
             support.append(SupportFact("Lower-limb amputation", text, True, origin))

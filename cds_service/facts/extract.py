@@ -49,11 +49,13 @@ def extract_facts(call: HookCall, record: PatientRecord, kn: Knowledge) -> Facts
         for key in MEDICATION_KEYS
         for resource in record.resources.get(key, ())
     ]
-    drugs, support, problems = read_medications(history, record, kn)
+    today = call.received_at.date() if call.received_at else None
+    drugs, support, problems = read_medications(history, record, kn, today=today)
     facts.drugs += drugs
     facts.support += support
     facts.problems += problems
     drafts = [(order, DRAFTS) for order in call.draft_orders]
+    # Orders placed in this session are current by definition: no staleness check.
     drugs, _, problems = read_medications(drafts, record, kn, collect_support=False)
     facts.drugs += drugs
     facts.problems += problems

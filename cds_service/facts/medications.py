@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 from cds_service.data.record import PatientRecord, Resource
 from cds_service.data.validation import validation_error
+from cds_service.facts.dates import instructions_text, record_date
 from cds_service.facts.model import DrugFact, Origin, Problem, SupportFact
 from cds_service.knowledge import Drug, DrugMatch, Knowledge
 from cds_service.terminology import CodeKey, codings, concept_label, concept_text
@@ -84,12 +86,15 @@ def read_medications(
     record: PatientRecord,
     kn: Knowledge,
     collect_support: bool = True,
+    today: date | None = None,
 ) -> tuple[list[DrugFact], list[SupportFact], list[Problem]]:
     """`sources` pairs each medication record with where it was read.
 
     Support (treatments tried, opioid use) is read from the patient's history, not from the
-    orders being placed now: `collect_support=False` for draft orders.
+    orders being placed now: `collect_support=False` for draft orders. `today` dates the check
+    for records too old to trust (none flagged without it).
     """
+    stale_before = today - timedelta(days=kn.rules.medication_stale_after_days) if today else None
     drugs: list[DrugFact] = []
     support: list[SupportFact] = []
     problems: list[Problem] = []
@@ -106,12 +111,21 @@ def read_medications(
         counts = _counts(resource, kn)
         status = str(resource.get("status") or "not recorded")
         matches = match_drugs(concept, kn)
+        if matches:  # heparin keeping a catheter open is not anticoagulation
+            instructions = instructions_text(resource)
+            matches = [
+                (d, how)
+                for d, how in matches
+                if not kn.lock_flush.applies(d, concept.text, instructions)
+            ]
         if matches and (counts or (counts is None and kn.rules.unknown_status_counts)):
             if error := validation_error(resource):
                 problems.append(Problem(origin.reference, error))  # warned about all the same
+            recorded_on = record_date(resource)
+            stale = bool(stale_before and recorded_on and recorded_on < stale_before)
             for drug, how in matches:
                 recorded_as = concept.label or ", ".join(code for _, code in concept.keys)
-                drugs.append(DrugFact(drug, how, recorded_as, status, origin))
+                drugs.append(DrugFact(drug, how, recorded_as, status, origin, recorded_on, stale))
         if not collect_support:
             continue
         keys = [kn.systems.key(s, c) for s, c in concept.keys]

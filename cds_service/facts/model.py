@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from cds_service.knowledge import Drug, Indication, Lab
+from cds_service.knowledge import Drug, Indication, Lab, LsbFit
 from cds_service.terminology import Code
 
 
@@ -26,6 +26,18 @@ class IndicationFact:
     code: Code
     laterality: str | None
     origin: Origin
+    fit: LsbFit = "indicated"  # the indication's fit, after the condition's bodySite is read
+    site_from_body_site: bool = False  # the leg or foot is known from bodySite, not the code
+    # False for a provisional, differential or other unconfirmed diagnosis: not enough to
+    # suggest an invasive procedure ("confirm the diagnosis"), enough for a safety warning.
+    verified: bool = True
+    verification: str | None = None  # the record's verificationStatus code
+
+    @property
+    def label(self) -> str:
+        if self.site_from_body_site and self.indication.label_in_lower_limb:
+            return self.indication.label_in_lower_limb
+        return self.indication.label
 
 
 @dataclass(frozen=True)
@@ -35,6 +47,8 @@ class DrugFact:
     recorded_as: str  # the record's own words for the medication
     status: str
     origin: Origin
+    recorded_on: date | None = None  # the record's latest date: written, taken or asserted
+    stale: bool = False  # recorded_on is older than the knowledge's stated age
 
     @property
     def from_text(self) -> bool:

@@ -40,7 +40,7 @@ def _counts(resource: Resource, kn: Knowledge) -> bool:
         return False  # a malformed status is no evidence that the procedure was done
     if resource.get("resourceType") == "ServiceRequest":
         return status == "completed"
-    return status in kn.procedure_history.counts
+    return isinstance(status, str) and status in kn.procedure_history.counts
 
 
 def read_procedures(

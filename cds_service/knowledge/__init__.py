@@ -24,6 +24,7 @@ from cds_service.knowledge.antithrombotics import (
     Hold,
     HoldPolicy,
     Interval,
+    LockFlush,
     load_drugs,
 )
 from cds_service.knowledge.base import (
@@ -35,6 +36,7 @@ from cds_service.knowledge.base import (
     Reader,
     Source,
 )
+from cds_service.knowledge.body_sites import BodySites, load_body_sites
 from cds_service.knowledge.indications import Indication, LsbFit, load_indications
 from cds_service.knowledge.labs import Lab, load_labs
 from cds_service.knowledge.pathway import Pathway, load_pathway
@@ -50,6 +52,7 @@ __all__ = [
     "KNOWLEDGE_DIR",
     "VALUESET_DIR",
     "AllergyRules",
+    "BodySites",
     "CodeGroup",
     "Drug",
     "DrugMatch",
@@ -60,6 +63,7 @@ __all__ = [
     "Knowledge",
     "KnowledgeError",
     "Lab",
+    "LockFlush",
     "LsbFit",
     "Pathway",
     "ProcedureHistory",
@@ -80,6 +84,7 @@ FILES = (
     "support",
     "triggers",
     "record_rules",
+    "body_sites",
     "procedure_history",
     "allergies",
     "labs",
@@ -97,11 +102,17 @@ class Knowledge:
     procedure_codes: frozenset[CodeKey]
     procedure_names: re.Pattern[str] | None
     bleeding_risk: str | None
+    referral_label: str
+    referral_codes: tuple[Code, ...]
+    referral_category: tuple[Code, ...]
     indication_by_code: Mapping[CodeKey, Indication]
     drug_by_code: Mapping[CodeKey, DrugMatch]
     drug_by_id: Mapping[str, Drug]
     drug_classes_by_atc_prefix: Mapping[str, str]
     drug_names: Mapping[str, Drug]  # lowercase ingredient and brand names, words split by spaces
+    block_ordered_indicator: Mapping[str, str]  # hold policy -> card indicator
+    lock_flush: LockFlush
+    body_sites: BodySites
     amputation_lower: frozenset[CodeKey]
     amputation_upper: frozenset[CodeKey]
     treatments: tuple[CodeGroup, ...]
@@ -140,6 +151,11 @@ class Knowledge:
     def with_protocol(self, protocol: Protocol | None) -> Knowledge:
         return replace(self, protocol=protocol)
 
+    def indicator_when_block_ordered(self, drug: Drug) -> str:
+        """The bleeding card's indicator for this drug when the block itself is ordered."""
+        hold = self.holds_for(drug)
+        return self.block_ordered_indicator[hold[0].policy if hold else "unknown"]
+
     def atc_class(self, atc_code: str) -> str | None:
         """The antithrombotic class an ATC code falls in (B01A...), or None."""
         for prefix, label in self.drug_classes_by_atc_prefix.items():
@@ -167,11 +183,17 @@ def _build() -> Knowledge:
         procedure_codes=procedure.codes,
         procedure_names=procedure.names,
         bleeding_risk=procedure.bleeding_risk,
+        referral_label=procedure.referral_label,
+        referral_codes=procedure.referral_codes,
+        referral_category=procedure.referral_category,
         indication_by_code=indications,
         drug_by_code=drugs.by_code,
         drug_by_id=drugs.by_id,
         drug_classes_by_atc_prefix=drugs.classes_by_atc_prefix,
         drug_names=drugs.names,
+        block_ordered_indicator=drugs.block_ordered_indicator,
+        lock_flush=drugs.lock_flush,
+        body_sites=load_body_sites(reader),
         amputation_lower=support.amputation_lower,
         amputation_upper=support.amputation_upper,
         treatments=support.treatments,

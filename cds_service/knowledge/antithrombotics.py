@@ -84,11 +84,33 @@ class DrugMatch:
 
 
 @dataclass(frozen=True)
+class LockFlush:
+    """Heparin used to keep a catheter open: recognised by text, never a bleeding warning."""
+
+    drug_ids: frozenset[str]
+    names: re.Pattern[str] | None  # in the medication's name or text
+    instructions: re.Pattern[str] | None  # in the dosage instructions
+
+    def applies(self, drug: Drug, medication_text: str, instructions: str) -> bool:
+        if drug.id not in self.drug_ids:
+            return False
+        return bool(
+            (self.names and self.names.search(medication_text))
+            or (self.instructions and self.instructions.search(instructions))
+        )
+
+
+INDICATORS = ("info", "warning", "critical")
+
+
+@dataclass(frozen=True)
 class DrugIndex:
     by_code: Mapping[CodeKey, DrugMatch]
     classes_by_atc_prefix: Mapping[str, str]
     names: Mapping[str, Drug]  # lowercase ingredient and brand names, words split by spaces
     by_id: Mapping[str, Drug]
+    block_ordered_indicator: Mapping[str, str]  # hold policy -> card indicator
+    lock_flush: LockFlush
 
 
 def read_interval(raw: Any, where: str) -> Interval:
@@ -166,4 +188,15 @@ def load_drugs(reader: Reader) -> DrugIndex:
                 if pattern.search(display):
                     by_code.setdefault(reader.key(c), DrugMatch(drug, "RxNorm product"))
     atc_classes = {str(c["atc"]): c["label"] for c in classes.values() if c.get("atc")}
-    return DrugIndex(by_code, atc_classes, by_name, by_id)
+    indicators = dict(doc["block_ordered_indicator"])
+    if set(indicators) != set(POLICIES) or not set(indicators.values()) <= set(INDICATORS):
+        raise KnowledgeError("block_ordered_indicator: each hold policy -> info|warning|critical")
+    flush = doc["catheter_lock_flush"]
+    lock_flush = LockFlush(
+        drug_ids=frozenset(flush["drugs"]),
+        names=names_pattern(flush.get("names") or ()),
+        instructions=names_pattern(flush.get("instructions") or ()),
+    )
+    if unknown_ids := lock_flush.drug_ids - set(by_id):
+        raise KnowledgeError(f"catheter_lock_flush names unknown drugs {sorted(unknown_ids)}")
+    return DrugIndex(by_code, atc_classes, by_name, by_id, indicators, lock_flush)

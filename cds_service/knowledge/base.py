@@ -32,6 +32,7 @@ class Source:
     key: str
     citation: str
     url: str | None
+    card: str | None = None  # the short form a card shows, saying what was actually read
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,9 @@ class Reader:
         self.sources: dict[str, Source] = {}
         for doc in self.docs.values():
             for key, src in (doc.get("sources") or {}).items():
-                self.sources[key] = Source(key, src.get("citation", key), src.get("url"))
+                self.sources[key] = Source(
+                    key, src.get("citation", key), src.get("url"), src.get("card")
+                )
         self.valuesets_used: set[str] = set()
 
     def key(self, entry: Mapping[str, Any]) -> CodeKey:

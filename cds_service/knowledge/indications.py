@@ -19,6 +19,9 @@ class Indication:
     lsb: LsbFit
     why: str | None
     laterality: Mapping[CodeKey, str] = field(default_factory=dict)
+    # The code does not state the site: a lower-limb bodySite on the condition makes it indicated.
+    lower_limb_site_indicates: bool = False
+    label_in_lower_limb: str | None = None
     # "amputated-limb": indicated only for a lower limb, read from the recorded amputations,
     # unless the code itself states the limb (`stated_limb`).
     anatomy: str | None = None
@@ -38,6 +41,8 @@ def load_indications(reader: Reader) -> dict[CodeKey, Indication]:
             lsb=entry["lsb"],
             why=entry.get("why"),
             laterality=laterality,
+            lower_limb_site_indicates=bool(entry.get("lower_limb_site_indicates")),
+            label_in_lower_limb=entry.get("label_in_lower_limb"),
             anatomy=entry.get("anatomy"),
             stated_limb={reader.key(c): c["limb"] for c in codes if c.get("limb")},
         )

@@ -17,6 +17,9 @@ class RecordRules:
     request_counts: frozenset[str]
     request_ignored: frozenset[str]
     unknown_status_counts: bool
+    suggestion_verification: frozenset[str]
+    suggestion_unverified_needs: frozenset[str]  # clinical statuses when no verification is given
+    medication_stale_after_days: int
 
 
 def load_record_rules(reader: Reader) -> RecordRules:
@@ -31,4 +34,7 @@ def load_record_rules(reader: Reader) -> RecordRules:
         request_counts=frozenset(req["counts"]),
         request_ignored=frozenset(req["ignored"]),
         unknown_status_counts=bool(doc["unknown_status_counts_for_warnings"]),
+        suggestion_verification=frozenset(cond["suggestion_verification"]),
+        suggestion_unverified_needs=frozenset(cond["suggestion_unverified_needs_clinical_status"]),
+        medication_stale_after_days=int(doc["medication"]["stale_after_days"]),
     )

@@ -14,6 +14,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from markupsafe import Markup
 
+from cards.clinician import clinician_markdown
 from cards.render import CARDS_DIR, escape_markdown
 from cds_service.web.security import page_headers
 
@@ -36,6 +37,7 @@ def _markdown() -> MarkdownIt:
 
 def clinic_words(phone: str | None) -> str:
     return f"your clinic on **{escape_markdown(phone)}**" if phone else "your clinic"
+
 
 
 @cache
@@ -81,10 +83,28 @@ def page_sections(topic: str, phone: str | None = None) -> list[tuple[str, str]]
     return [(title, " ".join(parts)) for title, parts in sections]
 
 
+@cache
+def clinician_page(topic: str) -> tuple[str, Markup] | None:
+    text = clinician_markdown(topic)
+    if text is None:
+        return None
+    title = text.splitlines()[0].lstrip("# ").strip()
+    return title, Markup(_markdown().render(text))
+
+
 @bp.get("/education/<topic>")
 def education(topic: str) -> str:
     phone = current_app.config["CDS_SETTINGS"].clinic_phone
     if not topic.replace("-", "").isalnum() or (found := page(topic, phone)) is None:
         abort(404, "No such patient-information page.")
+    title, html = found
+    return render_template("education.html", title=title, body=html)
+
+
+@bp.get("/education/<topic>/clinicians")
+def clinicians(topic: str) -> str:
+    """What the cards leave out: procedure, bleeding-risk class, hold rules, coordination."""
+    if not topic.replace("-", "").isalnum() or (found := clinician_page(topic)) is None:
+        abort(404, "No such clinician-information page.")
     title, html = found
     return render_template("education.html", title=title, body=html)

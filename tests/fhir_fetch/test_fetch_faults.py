@@ -27,7 +27,7 @@ from .support import (
 from fhir_server.harness import FhirTestServer
 from fixture_files import fixture_request
 
-TYPICAL = "01-crps-left-apixaban"  # CRPS left leg, apixaban: suggestion + warning
+TYPICAL = "01-crps-left-apixaban"  # CRPS left leg, apixaban: the suggestion
 BUDGET_MS = 400  # the default CDS_FHIR_BUDGET_MS
 SLOW_MS = 8000  # the held-back server: twenty times the budget
 
@@ -128,8 +128,9 @@ def test_401_on_the_medication_list_only(client: FlaskClient, ehr: FhirTestServe
 def test_403_on_prescriptions(client: FlaskClient, ehr: FhirTestServer) -> None:
     ehr.behave(status=403, path_contains="/fhir/MedicationRequest")
     response = post(client, fetching(TYPICAL, ehr.base_url))
-    # apixaban is on the medication list, which was read: the warning stays.
-    assert kinds(response) == ["antithrombotic-warning", "data-quality", "lsb-suggestion"]
+    # apixaban is on the medication list, which was read: its line stays in the suggestion.
+    assert kinds(response) == ["data-quality", "lsb-suggestion"]
+    assert "Apixaban" in text_of(card(response, "lsb-suggestion"))
     assert "the prescriptions: the EHR's FHIR server denied access (HTTP 403)" in text_of(
         card(response, "data-quality")
     )

@@ -38,7 +38,7 @@ def test_each_client_reaches_only_its_own_fhir_servers(
     body = fetching(TYPICAL, ehr.base_url)
 
     response = signed_post(app, hospital, body)
-    assert kinds(response) == ["antithrombotic-warning", "lsb-suggestion"]
+    assert kinds(response) == ["lsb-suggestion"]
     assert ehr.requests_log()
 
     ehr.reset()

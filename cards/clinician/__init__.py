@@ -1,0 +1,55 @@
+"""Clinician pages: what the cards link to instead of repeating it. Markdown with Jinja, filled
+from the knowledge release (the hold rules the cards use), so the page and the cards agree."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from cards.render import ENV, common, interval_words
+from cds_service.knowledge import Knowledge, load_knowledge
+
+CLINICIAN_DIR = Path(__file__).parent
+
+
+def hold_rows(kn: Knowledge) -> list[dict[str, Any]]:
+    """One row per drug, in the words the cards use."""
+    words = common()["hold_policies"]
+    rows = []
+    for drug in sorted(kn.drug_by_id.values(), key=lambda d: d.name):
+        holds = kn.holds_for(drug)
+        hold = holds[0] if holds else None
+        policy = hold.policy if hold else "unknown"
+        before, restart = words.get(policy, ""), "–"
+        if policy == "unknown":
+            before = "not confirmed here: clinic protocol and prescriber"
+        if hold and policy == "interval":
+            before = " or ".join(interval_words(i) for i in hold.before)
+            restart = interval_words(hold.restart) if hold.restart else restart
+        rows.append(
+            {
+                "name": drug.name,
+                "before": before,
+                "restart": restart,
+                "indicator": kn.indicator_when_block_ordered(drug),
+            }
+        )
+    return rows
+
+
+def clinician_markdown(topic: str) -> str | None:
+    path = CLINICIAN_DIR / f"{topic}.md"
+    if not path.is_file():
+        return None
+    kn = load_knowledge()
+    cited = {
+        d.hold.source.card or d.hold.source.citation
+        for d in kn.drug_by_id.values()
+        if d.hold and d.hold.policy != "unknown" and d.hold.source
+    }
+    return ENV.from_string(path.read_text(encoding="utf-8")).render(
+        holds=hold_rows(kn),
+        version=kn.version,
+        sources="; ".join(sorted(cited)),
+        stale_days=kn.rules.medication_stale_after_days,
+    )

@@ -1,0 +1,33 @@
+"""Coded body sites (body_sites.yaml): which are in the leg or foot; the side an order carries."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from cds_service.knowledge.base import KnowledgeError, Reader
+from cds_service.terminology import Code, CodeKey
+
+SIDES = ("left", "right", "bilateral")
+
+
+@dataclass(frozen=True)
+class BodySites:
+    lower_limb: Mapping[CodeKey, str | None]  # code -> the side it states, or None
+    order_body_site: Mapping[str, tuple[Code, ...]]  # side -> codings for ServiceRequest.bodySite
+
+
+def load_body_sites(reader: Reader) -> BodySites:
+    doc = reader.docs["body_sites"]
+    lower: dict[CodeKey, str | None] = {}
+    for entry in doc["lower_limb"]:
+        side = entry.get("laterality")
+        if side is not None and side not in SIDES:
+            raise KnowledgeError(f"body site {entry['code']}: laterality must be one of {SIDES}")
+        lower[reader.key(entry)] = side
+    order = {
+        side: tuple(reader.code(c) for c in codes) for side, codes in doc["order_body_site"].items()
+    }
+    if set(order) != set(SIDES):
+        raise KnowledgeError(f"order_body_site needs exactly the sides {SIDES}")
+    return BodySites(lower, order)
