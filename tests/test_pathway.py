@@ -168,7 +168,8 @@ def test_the_suggestion_says_how_many_blocks_and_when(client: FlaskClient) -> No
 def test_contrast_allergy_warns_when_the_block_is_selected(client: FlaskClient) -> None:
     card = post(client, request("32-lsb-contrast-allergy"))["allergy-warning"]
     assert card["indicator"] == "warning"
-    assert "AllergyIntolerance/f32-contrast" in text(card)
+    assert "Allergy to contrast media" in text(card) and "criticality high" in text(card)
+    assert "AllergyIntolerance/" not in text(card)  # no FHIR ids in what a clinician reads
 
 
 def test_a_local_anaesthetic_allergy_in_text_only_is_named_and_labelled(
@@ -217,7 +218,10 @@ def test_the_suggestion_names_an_allergy_in_one_line(client: FlaskClient) -> Non
 # ---------------------------------------------------------------- labs
 def test_the_latest_inr_is_shown_as_the_lab_reported_it(client: FlaskClient) -> None:
     card = post(client, request("33-lsb-warfarin-inr"))["lsb-bleeding-risk"]
-    assert "INR: 1.1" in text(card) and "INR: 2.6" not in text(card)
+    assert "INR: 1.1 on 2026-11-20" in text(card) and "INR: 2.6" not in text(card)
+    # The UCUM annotation {INR} names no unit; the platelet count keeps its unit.
+    assert "Platelet count: 245 10" in text(card)
+    assert "Observation/" not in text(card)
 
 
 def test_no_inr_on_record_says_so_and_invents_nothing(client: FlaskClient) -> None:

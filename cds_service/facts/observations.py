@@ -25,14 +25,24 @@ def _number(value: object) -> str | None:
     return f"{value:g}"
 
 
+def _unit(quantity: dict) -> str | None:
+    """The unit as a person reads it. A UCUM annotation alone (`{INR}`, `{ratio}`) names no
+    unit, so it is not shown: an INR is a bare number."""
+    unit = quantity.get("unit") or quantity.get("code")
+    if not isinstance(unit, str) or not unit.strip():
+        return None
+    unit = unit.strip()
+    return None if unit.startswith("{") and unit.endswith("}") else unit
+
+
 def _quantity_text(quantity: object) -> str | None:
     if not isinstance(quantity, dict):
         return None
     number = _number(quantity.get("value"))
     if number is None:
         return None
-    unit = quantity.get("unit") or quantity.get("code")
-    return f"{number} {unit}" if isinstance(unit, str) and unit else number
+    unit = _unit(quantity)
+    return f"{number} {unit}" if unit else number
 
 
 def _value(observation: Resource) -> tuple[str, str | None] | None:
@@ -41,8 +51,7 @@ def _value(observation: Resource) -> tuple[str, str | None] | None:
         comparator = quantity.get("comparator")
         if isinstance(comparator, str):
             number = f"{comparator}{number}"
-        unit = quantity.get("unit") or quantity.get("code")
-        return number, unit if isinstance(unit, str) and unit else None
+        return number, _unit(quantity)
     text = observation.get("valueString")
     if isinstance(text, str) and text.strip():
         return text.strip(), None
