@@ -199,6 +199,22 @@ def test_a_protocol_that_differs_from_the_guideline_dates_the_protocol_and_names
     assert "Last dose: Saturday 5 December" not in plan["detail"]
 
 
+def test_record_ids_are_for_integrators_not_in_the_text(booked: Callable[..., Any]) -> None:
+    response = booked(fixture_request("42-book-apixaban-no-interval"))
+    plan = card(response, "booking-hold-plan")
+    assert "/f42-" not in text(plan)  # no FHIR id in what a clinician reads
+    booking_ext = plan["extension"]["urn:lsb-cds-service:booking"]
+    assert booking_ext["appointments"] == [
+        {
+            "reference": "Appointment/f42-apt-block",
+            "recognisedBy": "the order it is based on",
+            "basedOn": "ServiceRequest/f42-sr-lsb",
+        }
+    ]
+    [drug] = plan["extension"]["urn:lsb-cds-service:evidence"]["drugs"]
+    assert drug["records"][0]["reference"] == "MedicationStatement/f42-ms-apixaban"
+
+
 # --- data quality ---------------------------------------------------------------------------
 
 

@@ -10,11 +10,11 @@ from itertools import pairwise
 from typing import Any
 
 from cds_service.decisions.hold_dates import DatedHold, date_hold
-from cds_service.decisions.lsb import drugs_found
+from cds_service.decisions.lsb import DrugFinding, drugs_found, evidence_extension
 from cds_service.decisions.model import CardDecision
 from cds_service.decisions.pathway import current_series
 from cds_service.facts.appointments import AppointmentFact
-from cds_service.facts.model import BlockFact, DrugFact, Facts, Problem
+from cds_service.facts.model import BlockFact, Facts, Problem
 from cds_service.hook_call import HookCall
 from cds_service.knowledge import Drug, Hold, Knowledge
 
@@ -23,11 +23,14 @@ UNDATED = datetime.min.replace(tzinfo=UTC)  # a sort key only: never compared as
 
 @dataclass(frozen=True)
 class DrugPlan:
-    drug: Drug
-    found: list[DrugFact]
+    finding: DrugFinding  # the drug and every record that names it
     hold: Hold | None  # the rule followed: the first of `holds_for`, None when none is known
     dated: DatedHold | None  # None without an interval or without a start time
     differs: Hold | None = None  # the guideline's figure where a clinic protocol differs from it
+
+    @property
+    def drug(self) -> Drug:
+        return self.finding.drug
 
     @property
     def too_soon(self) -> bool:
@@ -53,16 +56,15 @@ class BlockPlan:
 @dataclass(frozen=True)
 class Spacing:
     first_day: date
-    first: str  # the earlier block: an appointment booked now, or a block on record
+    first_done: bool  # the earlier block is on record (done), not booked now
     second_day: date
-    second: str
     days: int  # calendar days between the two blocks
 
 
 def plan_drug(
-    drug: Drug, found: list[DrugFact], booked: AppointmentFact, kn: Knowledge, now: datetime
+    finding: DrugFinding, booked: AppointmentFact, kn: Knowledge, now: datetime
 ) -> DrugPlan:
-    holds = kn.holds_for(drug)
+    holds = kn.holds_for(finding.drug)
     hold = holds[0] if holds else None
     before = hold.longest_before if hold and hold.required else None
     dated = None
@@ -75,7 +77,7 @@ def plan_drug(
         hold.restart,
     ):
         other = None  # the same figures: once is enough
-    return DrugPlan(drug, found, hold, dated, other)
+    return DrugPlan(finding, hold, dated, other)
 
 
 def _in_date_order(appointments: list[AppointmentFact]) -> list[AppointmentFact]:
@@ -87,12 +89,12 @@ def too_close(plans: list[BlockPlan], done: BlockFact | None, kn: Knowledge) -> 
     """Blocks closer together than the pathway's follow-up after the earlier one: each booked
     block after the one before it, the first after the last block on record (`done`)."""
     shortest = kn.pathway.follow_up.longest.days
-    days = [(p.appointment.reference, p.day) for p in plans if p.day is not None]
+    days = [(False, p.day) for p in plans if p.day is not None]
     if done is not None and done.when is not None:
-        days.insert(0, (f"{done.recorded_as} ({done.origin.reference})", done.when))
+        days.insert(0, (True, done.when))
     return [
-        Spacing(day1, first, day2, second, (day2 - day1).days)
-        for (first, day1), (second, day2) in pairwise(days)
+        Spacing(day1, was_done, day2, (day2 - day1).days)
+        for (was_done, day1), (_, day2) in pairwise(days)
         if (day2 - day1).days < shortest
     ]
 
@@ -149,29 +151,58 @@ def decide(
         raise ValueError("an appointment-book decision needs the time of the call")
     drugs = drugs_found(facts, kn)  # each drug once, the loudest first
     plans = [
-        BlockPlan(a, n, [plan_drug(d.drug, d.found, a, kn, now) for d in drugs])
+        BlockPlan(a, n, [plan_drug(d, a, kn, now) for d in drugs])
         for n, a in enumerate(_in_date_order(booked), start=1)
     ]
     earlier = earlier_in_series(facts, plans, kn)
     shared = {"kn": kn, "now": now, "count": len(plans), "earlier": earlier}
+    extension = booking_extension(plans, drugs, earlier)
     cards = []
     for plan in plans:
         if plan.too_soon:
-            cards.append(CardDecision("booking-too-soon", {**shared, "plan": plan}))
+            cards.append(
+                CardDecision("booking-too-soon", {**shared, "plan": plan}, extension=extension)
+            )
         if plan.drugs:
-            cards.append(CardDecision("booking-hold-plan", {**shared, "plan": plan}))
+            cards.append(
+                CardDecision("booking-hold-plan", {**shared, "plan": plan}, extension=extension)
+            )
     if facts.allergies:  # contrast and local anaesthetic are given at every block
         cards.append(CardDecision("allergy-warning", {"allergies": facts.allergies}))
     if spacing := too_close(plans, earlier[-1] if earlier else None, kn):
-        cards.append(CardDecision("booking-series-spacing", {**shared, "pairs": spacing}))
+        cards.append(
+            CardDecision(
+                "booking-series-spacing", {**shared, "pairs": spacing}, extension=extension
+            )
+        )
     follow_up = follow_up_request(call, plans[-1], kn)
     cards.append(
         CardDecision(
             "booking-preparation",
             {**shared, "plans": plans, "follow_up": follow_up, "window": kn.pathway.follow_up},
             create=follow_up,
+            extension=extension,
         )
     )
     if problems := safety_problems + unreadable:
         cards.append(CardDecision("data-quality", {"problems": problems}))
     return cards
+
+
+def booking_extension(
+    plans: list[BlockPlan], drugs: list[DrugFinding], earlier: list[BlockFact]
+) -> dict[str, Any]:
+    """Record ids and match methods, for integrators: the cards' text names none."""
+    extension = evidence_extension([], drugs)
+    extension["urn:lsb-cds-service:booking"] = {
+        "appointments": [
+            {
+                "reference": p.appointment.reference,
+                "recognisedBy": p.appointment.recognised_by,
+                "basedOn": p.appointment.based_on,
+            }
+            for p in plans
+        ],
+        "earlierBlocks": [b.origin.reference for b in earlier],
+    }
+    return extension

@@ -29,7 +29,8 @@ class AppointmentFact:
     label: str  # its own words: service type, appointment type or description
     start: datetime | None  # None: a proposed appointment without a time yet
     end: datetime | None
-    recognised_by: str  # "its service type", "ServiceRequest/sr-1 it is based on", ...
+    recognised_by: str  # "its service type", "the order it is based on", ...
+    based_on: str | None = None  # the ServiceRequest that made it a block, if one did
 
 
 def _concepts(appointment: Resource) -> list[tuple[str, object]]:
@@ -85,13 +86,14 @@ def read_appointments(
             continue
         reference = f"Appointment/{appointment.get('id', '?')}"
         how = next((how for how, c in _concepts(appointment) if _names_block(c, kn)), None)
+        based_on = None
         unread = []
         for ref in _based_on(appointment) if how is None else ():
             request = _service_request(ref, record)
             if request is None:
                 unread.append(ref)
             elif orders.is_lsb(request, kn):
-                how = f"{ref}, which it is based on"
+                how, based_on = "the order it is based on", ref
                 break
         if how is None:
             if unread:
@@ -112,6 +114,7 @@ def read_appointments(
                 parse_instant(appointment.get("start")),
                 parse_instant(appointment.get("end")),
                 how,
+                based_on,
             )
         )
     return blocks, problems
