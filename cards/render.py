@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,10 @@ def _environment() -> jinja2.Environment:
     env.filters["md"] = escape_markdown
     env.filters["system_name"] = lambda uri: common()["system_names"].get(uri, uri)
     env.filters["interval"] = interval_words
+    env.filters["day"] = lambda d: f"{d:%A} {d.day} {d:%B %Y}"  # Saturday 5 December 2026
+    env.filters["day_short"] = lambda d: f"{d:%a} {d.day} {d:%b %Y}"  # Sat 5 Dec 2026
+    env.filters["clock"] = lambda t: f"{t:%H:%M}"
+    env.filters["utc_offset"] = utc_offset
     env.filters["names_within"] = names_within
     env.globals["wording"] = lambda: common()
     return env
@@ -57,6 +62,11 @@ def interval_words(interval: Interval) -> str:
     return f"{words} ({interval.when})" if interval.when else words
 
 
+def utc_offset(moment: datetime) -> str:
+    """The offset a card's times are in, as UTC-05:00."""
+    minutes = int((moment.utcoffset() or timedelta(0)).total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 def names_within(names: list[str], room: int) -> str:
     """Names joined to fit `room` characters, the rest counted ("a, b and 2 more"), so that a
     summary keeps its action however many drugs there are."""

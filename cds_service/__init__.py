@@ -33,7 +33,7 @@ def create_app(**overrides: Any) -> Flask:
     from cds_service import services
     from cds_service.api import health, routes
     from cds_service.api.errors import register_error_handlers
-    from cds_service.config import ConfigError, Settings
+    from cds_service.config import ConfigError, Settings, clock_for
     from cds_service.data.fetcher import FhirRecordFetcher
     from cds_service.db import default_database_url, make_engine
     from cds_service.feedback import init_feedback
@@ -54,8 +54,11 @@ def create_app(**overrides: Any) -> Flask:
         app.extensions["cds_protocol"] = knowledge_with_protocol(settings.local_protocol).protocol
     except ProtocolError as exc:
         raise ConfigError(f"CDS_LOCAL_PROTOCOL {settings.local_protocol}: {exc}") from None
-    # Tests set the clock (`create_app(clock=...)`); rules that depend on time read it here.
-    app.extensions["cds_clock"] = settings.extra.get("clock") or utc_now
+    # Tests set the clock (`create_app(clock=...)`); rules that depend on time read it here,
+    # never the wall clock. CDS_FIXED_NOW (development mode only) fixes it for demos.
+    app.extensions["cds_clock"] = settings.extra.get("clock") or clock_for(settings, utc_now)
+    if settings.fixed_now is not None:
+        log.warning("CDS_FIXED_NOW: every hook call is taken to happen at %s", settings.fixed_now)
     app.extensions["cds_record_fetcher"] = FhirRecordFetcher(settings)
 
     engine = make_engine(settings.database_url or default_database_url(app.instance_path))

@@ -198,6 +198,13 @@ def format_card(card: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def service_for_hook(hook: Any) -> str:
+    """The service that answers a request's hook (order-select, order-sign, appointment-book)."""
+    from cds_service import services
+
+    return next((s.id for s in services.ALL if s.hook == hook), "lsb-order-sign")
+
+
 def replay(args: argparse.Namespace) -> int:
     """Posts fixture requests to a running service and prints the cards readably. Exits 1 when
     any call did not answer 200, unless --allow-errors."""
@@ -211,9 +218,7 @@ def replay(args: argparse.Namespace) -> int:
     with requests.Session() as session:
         for path in paths:
             body = json.loads(path.read_text(encoding="utf-8"))
-            service = args.service or (
-                "lsb-order-select" if body.get("hook") == "order-select" else "lsb-order-sign"
-            )
+            service = args.service or service_for_hook(body.get("hook"))
             url = f"{args.url.rstrip('/')}/cds-services/{service}"
             headers = {"Content-Type": "application/json"}
             if args.token:

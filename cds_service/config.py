@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from datetime import datetime
 from typing import Any
 
 
@@ -20,6 +22,19 @@ def _list(name: str) -> tuple[str, ...]:
 def _number(name: str, default: float) -> float:
     value = os.environ.get(name)
     return default if value is None or not value.strip() else float(value)
+
+
+def _instant(name: str) -> datetime | None:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an ISO 8601 time, got {raw!r}") from None
+    if value.tzinfo is None:
+        raise ValueError(f"{name} needs a UTC offset (e.g. Z or +01:00), got {raw!r}")
+    return value
 
 
 class ConfigError(RuntimeError):
@@ -94,6 +109,9 @@ class Settings:
     sandbox: bool = False  # CDS_SANDBOX: the sandbox page outside development mode
     sandbox_fixtures: str | None = None  # CDS_SANDBOX_FIXTURES: folder of hook request files
     local_protocol: str | None = None  # CDS_LOCAL_PROTOCOL: the clinic's anticoagulation protocol
+    # CDS_FIXED_NOW: development mode only, the time every hook call is taken to happen at
+    # (ISO 8601 with a UTC offset), so demos and browser tests of the date rules repeat.
+    fixed_now: datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -136,6 +154,7 @@ class Settings:
             "sandbox": _flag("CDS_SANDBOX"),
             "sandbox_fixtures": os.environ.get("CDS_SANDBOX_FIXTURES") or None,
             "local_protocol": os.environ.get("CDS_LOCAL_PROTOCOL") or None,
+            "fixed_now": _instant("CDS_FIXED_NOW"),
         }
         known = {f.name for f in fields(cls)}
         values.update({k: v for k, v in overrides.items() if k in known})
@@ -146,3 +165,13 @@ class Settings:
     @property
     def sandbox_enabled(self) -> bool:
         return self.dev_mode or self.sandbox
+
+
+def clock_for(settings: Settings, wall: Callable[[], datetime]) -> Callable[[], datetime]:
+    """The clock of the hook calls: `wall`, or CDS_FIXED_NOW in development mode."""
+    fixed = settings.fixed_now
+    if fixed is None:
+        return wall
+    if not settings.dev_mode:
+        raise ConfigError("CDS_FIXED_NOW is for development mode only (CDS_DEV_MODE=1)")
+    return lambda: fixed

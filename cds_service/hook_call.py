@@ -33,7 +33,15 @@ class HookCall:
 
     @property
     def draft_orders(self) -> list[dict[str, Any]]:
-        bundle = self.context.get("draftOrders") or {}
+        return self._bundle_resources("draftOrders")
+
+    @property
+    def appointments(self) -> list[dict[str, Any]]:
+        """appointment-book: the proposed Appointments being booked."""
+        return self._bundle_resources("appointments")
+
+    def _bundle_resources(self, key: str) -> list[dict[str, Any]]:
+        bundle = self.context.get(key) or {}
         return [
             e["resource"]
             for e in bundle.get("entry") or ()

@@ -23,7 +23,7 @@ from flask.testing import FlaskClient
 from cds_service import create_app
 from cds_service.testing import served
 
-from fixture_files import fixture_clock
+from fixture_files import FIXTURE_NOW, fixture_clock
 
 QUIETING_TEST_SECRET = "test-suite-secret-0123456789abcdef0123456789"
 
@@ -65,5 +65,7 @@ def live_server_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def live_server(live_server_log: Path) -> Iterator[str]:
     """The real service under gunicorn on a loopback port, as `make run` starts it."""
-    with served({"CDS_DEV_MODE": "1"}, log_path=live_server_log) as url:
+    # The fixtures' stated time: the booking fixtures' cards depend on when they are called.
+    env = {"CDS_DEV_MODE": "1", "CDS_FIXED_NOW": FIXTURE_NOW.isoformat()}
+    with served(env, log_path=live_server_log) as url:
         yield url

@@ -58,6 +58,15 @@ def test_replay_prints_the_cards_readably(live_server: str) -> None:
     assert "1 of 2 call(s) did not answer 200" in result.stderr
 
 
+def test_replay_sends_a_booking_to_the_booking_service(live_server: str) -> None:
+    # The live server runs at the fixtures' "today" (CDS_FIXED_NOW).
+    result = replay(live_server, str(FIXTURES / "requests" / "41-book-warfarin-too-soon.json"))
+    assert result.returncode == 0, result.stderr
+    assert "41-book-warfarin-too-soon.json -> lsb-appointment-book: HTTP 200" in result.stdout
+    assert "[CRITICAL] Too soon: the block on Fri 27 Nov 2026" in result.stdout
+    assert "kind: booking-preparation" in result.stdout
+
+
 def test_replay_exit_status(live_server: str) -> None:
     fine = str(FIXTURES / "requests" / "16-lsb-selected-aspirin.json")
     failing = str(FIXTURES / "requests" / "25-conditions-key-omitted.json")

@@ -160,7 +160,7 @@ def test_request_rejects_what_is_not_on_offer(client: FlaskClient, query: dict[s
 HOSTILE_CARD = {
     "uuid": "u-1",
     "summary": "<img src=x onerror=alert(1)> summary",
-    "indicator": "critical\" onmouseover=\"alert(1)",
+    "indicator": 'critical" onmouseover="alert(1)',
     "detail": (
         "**bold** <script>alert(1)</script> [click](javascript:alert(1)) "
         "<a href='javascript:alert(2)'>raw</a> ![img](https://evil.example/x.png)"
@@ -173,11 +173,11 @@ HOSTILE_CARD = {
     "suggestions": [
         {
             "label": "<i>go</i>",
-            "uuid": "s-1\" data-x=\"",
+            "uuid": 's-1" data-x="',
             "actions": [{"type": "create", "description": "d", "resource": {"text": "</pre>"}}],
         }
     ],
-    "overrideReasons": [{"system": "s", "code": "c\"><b>", "display": "<b>reason</b>"}],
+    "overrideReasons": [{"system": "s", "code": 'c"><b>', "display": "<b>reason</b>"}],
 }
 
 
@@ -199,3 +199,44 @@ def test_render_escapes_and_sanitises_card_text(client: FlaskClient) -> None:
 def test_render_needs_a_cards_list(client: FlaskClient) -> None:
     assert client.post("/sandbox/render", json={"cards": "no"}).status_code == 400
     assert client.post("/sandbox/render", data="x", content_type="text/plain").status_code == 400
+
+
+def test_a_booking_fixture_shows_its_appointments_and_moves_them_together() -> None:
+    request = fixture_request("46-book-series-of-three")
+    chart = sandbox_fixtures.chart(request)
+    assert chart.hook == "appointment-book" and chart.orders == []
+    assert [a.ref for a in chart.appointments] == [
+        "Appointment/f46-apt-first",
+        "Appointment/f46-apt-second",
+        "Appointment/f46-apt-third",
+    ]
+    assert sandbox_fixtures.first_day(request) == "2026-12-15"
+    built = sandbox_fixtures.build_request(request, "", "appointment-book", "2027-02-28")
+    starts = {
+        e["resource"]["id"]: e["resource"]["start"]
+        for e in built["context"]["appointments"]["entry"]
+    }
+    assert starts == {
+        "f46-apt-first": "2027-02-28T09:00:00+00:00",
+        "f46-apt-second": "2027-03-07T09:00:00+00:00",  # across the month end, 7 days on
+        "f46-apt-third": "2027-03-28T09:00:00+00:00",
+    }
+    assert built["hookInstance"] != request["hookInstance"]
+    with pytest.raises(ValueError):
+        sandbox_fixtures.build_request(request, "", "appointment-book", "28/02/2027")
+    with pytest.raises(ValueError):  # an order fixture books nothing
+        sandbox_fixtures.build_request(
+            fixture_request("01-crps-left-apixaban"), "", "appointment-book"
+        )
+
+
+def test_booking_request_endpoint_takes_the_date(client: FlaskClient) -> None:
+    response = client.get(
+        "/sandbox/request?patient=40-book-warfarin-in-time&hook=appointment-book&date=2027-01-01"
+    )
+    [entry] = response.get_json()["context"]["appointments"]["entry"]
+    assert entry["resource"]["start"] == "2027-01-01T09:00:00-05:00"
+    bad = client.get(
+        "/sandbox/request?patient=40-book-warfarin-in-time&hook=appointment-book&date=x"
+    )
+    assert bad.status_code == 400

@@ -1,7 +1,7 @@
 """Marshmallow schemas for what comes in (hook requests) and what goes out (cards).
 
 Field names and rules follow CDS Hooks 2.0 ("Calling a CDS Service", "CDS Service Response")
-and the hook definitions of order-select 1.0 and order-sign 1.0.
+and the hook definitions of order-select 1.0, order-sign 1.0 and appointment-book 1.0.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from marshmallow import (
     validates_schema,
 )
 
+from cds_service.fhir_time import parse_instant
 from cds_service.hook_call import FhirAuthorization, HookCall
 
 USER_REFERENCE = validate.Regexp(
@@ -97,11 +98,36 @@ class OrderSelectContextSchema(OrderContextSchema):
             )
 
 
+class AppointmentBookContextSchema(Lenient):
+    """appointment-book 1.0 (HL7 CDS Hooks library): the proposed Appointments in a Bundle."""
+
+    userId = fields.String(required=True, validate=USER_REFERENCE)
+    patientId = fields.String(required=True, validate=FHIR_ID)
+    encounterId = fields.String(validate=FHIR_ID)
+    appointments = BundleField(required=True)
+
+    @validates_schema
+    def starts_are_instants(self, data: dict[str, Any], **_: Any) -> None:
+        """A start, where given, is a FHIR instant with its UTC offset: the dates hang on it."""
+        entries = data.get("appointments", {}).get("entry", [])
+        for i, entry in enumerate(entries):
+            resource = entry["resource"]
+            if resource["resourceType"] != "Appointment":
+                raise ValidationError(f"entry[{i}] is not an Appointment", "appointments")
+            for name in ("start", "end"):
+                if name in resource and parse_instant(resource[name]) is None:
+                    raise ValidationError(
+                        f"entry[{i}].resource.{name} must be a FHIR instant with a UTC offset",
+                        "appointments",
+                    )
+
+
 # Instances, built once: a schema holds no per-call state, and building one costs more than
 # validating a typical context.
 CONTEXT_SCHEMAS: dict[str, Schema] = {
     "order-select": OrderSelectContextSchema(),
     "order-sign": OrderContextSchema(),
+    "appointment-book": AppointmentBookContextSchema(),
 }
 
 

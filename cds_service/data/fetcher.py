@@ -49,6 +49,8 @@ T = TypeVar("T")
 GRACE_S = 0.05  # requests end at the deadline by their own timeouts; this collects their result
 MAX_MEDICATION_READS = 50  # per call; references beyond stay unresolved (a data-quality problem)
 MEDICATION_REF = re.compile(r"^Medication/[A-Za-z0-9\-.]{1,64}$")
+SERVICE_REQUEST_REF = re.compile(r"^ServiceRequest/[A-Za-z0-9\-.]{1,64}$")
+BASED_ON_KEY = "serviceRequests"  # where appointment-book's prefetch keeps them
 PATIENT_FIELDS = ("subject", "patient")
 
 
@@ -127,6 +129,7 @@ class FhirRecordFetcher:
         )
         outcomes = self._fetch_lists(record, templates, call, query)
         outcomes += self._read_medications(record, call, query)
+        outcomes += self._read_based_on(record, call, query)
         if outcomes:
             elapsed = (time.monotonic() - started) * 1000
             log.info("fhir fetch: %s in %.0f ms", " ".join(outcomes), elapsed)
@@ -241,6 +244,42 @@ class FhirRecordFetcher:
             return body
         if body.get("resourceType") != "Medication" or f"Medication/{body.get('id')}" != ref:
             return Failure(FailureKind.INVALID)
+        return body
+
+    # ------------------------------------------------------------------ ServiceRequests
+    def _read_based_on(self, record: PatientRecord, call: HookCall, query: Query) -> list[str]:
+        """appointment-book: the orders the appointments are `basedOn` that the record lacks
+        (its search may have been capped or filtered), read by id beside the others."""
+        held = {r.get("id") for r in record.resources.get(BASED_ON_KEY, ())}
+        wanted = list(
+            dict.fromkeys(
+                ref
+                for appointment in call.appointments
+                for item in as_list(appointment.get("basedOn"))
+                if isinstance(item, dict)
+                and isinstance(ref := item.get("reference"), str)
+                and SERVICE_REQUEST_REF.match(ref)
+                and ref.split("/")[1] not in held
+            )
+        )[:MAX_MEDICATION_READS]
+        if not wanted or query.deadline.remaining() < MIN_REQUEST_S:
+            return [f"basedOn=0/{len(wanted)}"] if wanted else []
+        jobs = {ref: _bind(self._read_one, query, ref) for ref in wanted}
+        read = [r for r in self._run(jobs, query.deadline).values() if isinstance(r, dict)]
+        record.resources.setdefault(BASED_ON_KEY, []).extend(read)
+        return [f"basedOn={len(read)}/{len(wanted)}"]
+
+    def _read_one(self, query: Query, ref: str) -> Resource | Failure:
+        body = self.client.get_json(f"{query.base}/{ref}", query.token, query.deadline)
+        if isinstance(body, Failure):
+            return body
+        kind, _, id_ = ref.partition("/")
+        if body.get("resourceType") != kind or body.get("id") != id_:
+            return Failure(FailureKind.INVALID)
+        subject = body.get("subject")
+        ref_to = subject.get("reference") if isinstance(subject, dict) else None
+        if isinstance(ref_to, str) and not _is_patient(ref_to, query.patient_id):
+            return Failure(FailureKind.OTHER_PATIENT)
         return body
 
     # ------------------------------------------------------------------ concurrency

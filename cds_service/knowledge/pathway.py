@@ -10,7 +10,7 @@ from cds_service.knowledge.base import KnowledgeError, Reader, Source
 
 @dataclass(frozen=True)
 class Pathway:
-    follow_up: Interval  # a block sooner than this after the last comes before its follow-up
+    follow_up: Interval  # the follow-up window; a block before its end comes before the follow-up
     blocks_per_series: int  # review the response before another block after this many
     series_gap: Interval  # blocks further apart than this belong to different series
     source: Source | None

@@ -66,7 +66,8 @@ def page() -> str:
     fixture_request = fixture.request()
     order = sandbox_fixtures.default_order(fixture_request)
     hook = str(fixture_request.get("hook") or sandbox_fixtures.HOOKS[0])
-    built = sandbox_fixtures.build_request(fixture_request, order, hook)
+    day = sandbox_fixtures.first_day(fixture_request)
+    built = sandbox_fixtures.build_request(fixture_request, order, hook, day)
     return render_template(
         "sandbox.html",
         fixtures=_fixtures().values(),
@@ -75,6 +76,8 @@ def page() -> str:
         order=order,
         hook=hook,
         hooks=sandbox_fixtures.HOOKS,
+        booking=hook == sandbox_fixtures.BOOKING,
+        day=day,
         services=[{"id": s.id, "hook": s.hook, "title": s.title} for s in services.ALL],
         request_json=_json_text(built),
     )
@@ -82,11 +85,15 @@ def page() -> str:
 
 @bp.get("/sandbox/request")
 def hook_request() -> dict[str, Any]:
-    """The hook request for a fixture patient, an order on the pad and a hook."""
+    """The hook request for a fixture patient, an order on the pad and a hook (or, for a
+    booking, the date of its first appointment)."""
     fixture = _fixture(request.args.get("patient") or "")
     try:
         return sandbox_fixtures.build_request(
-            fixture.request(), request.args.get("order", ""), request.args.get("hook", "")
+            fixture.request(),
+            request.args.get("order", ""),
+            request.args.get("hook", ""),
+            request.args.get("date", ""),
         )
     except ValueError as exc:
         raise CdsError(400, str(exc)) from None

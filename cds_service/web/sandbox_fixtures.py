@@ -11,18 +11,21 @@ import copy
 import json
 import uuid
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from cds_service.facts.conditions import is_current
 from cds_service.facts.orders import is_lsb
+from cds_service.fhir_time import parse_instant
 from cds_service.knowledge import load_knowledge
 
 # The repository's fixtures, found beside the package in a source checkout (`pip install -e`).
 DEFAULT_FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "requests"
 LSB_REF = "ServiceRequest/sandbox-lsb"  # the block the sandbox adds to the order pad
 HOOKS = ("order-select", "order-sign")
+BOOKING = "appointment-book"  # its fixtures show the appointments, with a date to book
 CHART_LIMIT = 8  # rows per list: the heavy fixture has thousands
 
 
@@ -61,6 +64,13 @@ class Order:
 
 
 @dataclass
+class Booked:
+    ref: str
+    text: str
+    start: str  # as the fixture gives it
+
+
+@dataclass
 class Chart:
     patient: str
     encounter: str
@@ -68,6 +78,7 @@ class Chart:
     conditions: ChartList
     medications: ChartList
     orders: list[Order]
+    appointments: list[Booked] = field(default_factory=list)
 
 
 @cache
@@ -210,21 +221,71 @@ def orders(request: dict[str, Any]) -> list[Order]:
     return found
 
 
+def _appointment_resources(request: dict[str, Any]) -> list[dict[str, Any]]:
+    bundle = (request.get("context") or {}).get("appointments") or {}
+    found = [e.get("resource") for e in bundle.get("entry") or () if isinstance(e, dict)]
+    return [r for r in found if isinstance(r, dict)]
+
+
+def appointments(request: dict[str, Any]) -> list[Booked]:
+    """The appointments an appointment-book fixture books, in date order."""
+    found = []
+    for resource in _appointment_resources(request):
+        text = resource.get("description") or ""
+        for concept in resource.get("serviceType") or ():
+            text = _concept_text(concept)[0]
+            break
+        ref = f"Appointment/{resource.get('id')}"
+        found.append(Booked(ref, str(text or "appointment"), str(resource.get("start") or "")))
+    return sorted(found, key=lambda b: b.start)
+
+
+def first_day(request: dict[str, Any]) -> str:
+    """The day of the earliest appointment (YYYY-MM-DD), the date picker's starting value."""
+    starts = [parse_instant(r.get("start")) for r in _appointment_resources(request)]
+    days = sorted(s.date() for s in starts if s is not None)
+    return days[0].isoformat() if days else ""
+
+
 def chart(request: dict[str, Any]) -> Chart:
     context = request.get("context") or {}
     prefetch = request.get("prefetch") or {}
+    booking = request.get("hook") == BOOKING
     return Chart(
         patient=str(context.get("patientId", "")),
         encounter=str(context.get("encounterId", "")),
         hook=str(request.get("hook", "")),
-        conditions=_conditions(prefetch),
+        conditions=ChartList(note="not read by this hook") if booking else _conditions(prefetch),
         medications=_medications(prefetch),
-        orders=orders(request),
+        orders=[] if booking else orders(request),
+        appointments=appointments(request) if booking else [],
     )
+
+
+def build_booking(request: dict[str, Any], day: str) -> dict[str, Any]:
+    """The fixture's appointment-book request with its first appointment moved to `day`; the
+    others move with it, keeping their time, offset and spacing."""
+    built = copy.deepcopy(request)
+    built["hookInstance"] = str(uuid.uuid4())
+    first = first_day(request)
+    if not day or not first:
+        return built
+    try:
+        shift = date.fromisoformat(day) - date.fromisoformat(first)
+    except ValueError:
+        raise ValueError("date must be YYYY-MM-DD") from None
+    for resource in _appointment_resources(built):
+        for name in ("start", "end"):
+            moment = parse_instant(resource.get(name))
+            if moment is not None:
+                resource[name] = (moment + timedelta(days=shift.days)).isoformat()
+    return built
 
 
 def default_order(request: dict[str, Any]) -> str:
     """The order the fixture itself selects (order-select), else the first on the pad."""
+    if request.get("hook") == BOOKING:
+        return ""
     listed = orders(request)
     chosen = next((o for o in listed if o.selected), listed[0])
     return chosen.ref
@@ -251,12 +312,19 @@ def block_order(context: dict[str, Any]) -> dict[str, Any]:
     return resource
 
 
-def build_request(request: dict[str, Any], order: str, hook: str) -> dict[str, Any]:
-    """The fixture's request for `hook` with `order` selected (order-select) or on the pad.
+def build_request(
+    request: dict[str, Any], order: str, hook: str, day: str = ""
+) -> dict[str, Any]:
+    """The fixture's request for `hook` with `order` selected (order-select) or on the pad;
+    appointment-book fixtures with their first appointment on `day`.
 
     order-sign signs every order on the pad, so it has no selections. A new hookInstance each
     time, as an EHR sends for every call.
     """
+    if request.get("hook") == BOOKING or hook == BOOKING:
+        if request.get("hook") != BOOKING:
+            raise ValueError("this patient's fixture books no appointment")
+        return build_booking(request, day)
     if hook not in HOOKS:
         raise ValueError(f"hook must be one of {', '.join(HOOKS)}")
     if order not in {o.ref for o in orders(request)}:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 from flask.testing import FlaskClient
 
+from cds_service import services
+
 from .conftest import MakeClient
 from .support import cards_seen, fetching, kinds, post, requests_for
 from fhir_server.harness import FhirTestServer
-from fixture_files import NAMES, fixture_request
+from fixture_files import NAMES, fixture_request, service_for
 
 # The prefetch itself is the test subject in these: an OperationOutcome (19, 26) or an omitted
 # key (25) yields cards that a complete fetch rightly does not. Tested on their own below.
@@ -16,6 +18,7 @@ PREFETCH_ODDITIES = {
     "19-crps-statements-operationoutcome",
     "25-conditions-key-omitted",
     "26-lsb-selected-statements-operationoutcome",
+    "47-book-unreadable-order",
 }
 HEAVY = "27-heavy-patient"
 SAME = [n for n in NAMES if n not in PREFETCH_ODDITIES and n != HEAVY]
@@ -30,14 +33,9 @@ def test_fetch_gives_the_cards_of_prefetch(
     from_server = post(client, fetching(name, ehr.base_url))
     assert cards_seen(from_server) == cards_seen(from_prefetch)
     log = ehr.requests_log()
+    templates = services.BY_ID[service_for(fixture_request(name))].prefetch.values()
     assert {r["path"].split("?")[0] for r in log} >= {
-        "/fhir/Condition",
-        "/fhir/MedicationStatement",
-        "/fhir/MedicationRequest",
-        "/fhir/Procedure",
-        "/fhir/ServiceRequest",
-        "/fhir/AllergyIntolerance",
-        "/fhir/Observation",
+        "/fhir/" + t.split("?")[0] for t in templates
     }
     assert all(r["has_authorization"] and r["status"] == 200 for r in log)
 
@@ -104,3 +102,19 @@ def test_a_medication_missing_from_prefetch_is_read(
     body["fhirAuthorization"] = fetching(name, ehr.base_url)["fhirAuthorization"]
     assert cards_seen(post(client, body)) == cards_seen(post(client, fixture_request(name)))
     assert [r["path"] for r in ehr.requests_log()] == ["/fhir/Medication/f10-med-clopidogrel"]
+
+
+def test_an_order_an_appointment_is_based_on_is_read_when_missing(
+    client: FlaskClient, ehr: FhirTestServer
+) -> None:
+    """36 is recognised as a block only through its ServiceRequest: leave it out of prefetch."""
+    name = "42-book-apixaban-no-interval"
+    body = fixture_request(name)
+    body["prefetch"]["serviceRequests"]["entry"] = []
+    without_server = post(client, body)
+    assert kinds(without_server) == ["data-quality"]  # never "not a block"
+
+    body["fhirServer"] = ehr.base_url
+    body["fhirAuthorization"] = fetching(name, ehr.base_url)["fhirAuthorization"]
+    assert cards_seen(post(client, body)) == cards_seen(post(client, fixture_request(name)))
+    assert [r["path"] for r in ehr.requests_log()] == ["/fhir/ServiceRequest/f42-sr-lsb"]

@@ -42,11 +42,9 @@
   };
 
   async function buildRequest() {
-    const query = new URLSearchParams({
-      patient,
-      order: form.elements.order.value,
-      hook: form.elements.hook.value,
-    });
+    // The pad's order and hook, or a booking's date: whatever the form holds.
+    const query = new URLSearchParams(new FormData(form));
+    query.set("patient", patient);
     const response = await fetch(`/sandbox/request?${query}`);
     requestBox.value = pretty(await response.text());
     fireButton.textContent = `Fire ${form.elements.hook.value}`;

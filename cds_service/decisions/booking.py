@@ -1,0 +1,208 @@
+"""When a lumbar sympathetic block is booked: a dated hold plan per appointment, a critical
+card when the booking leaves no time for the hold, preparation and after-care, and the spacing
+of a series (with the blocks already on record). No wording here: that lives in `cards/`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from itertools import pairwise
+from typing import Any
+
+from cds_service.decisions.hold_dates import DatedHold, date_hold
+from cds_service.decisions.lsb import DrugFinding, drugs_found, evidence_extension
+from cds_service.decisions.model import CardDecision
+from cds_service.decisions.pathway import current_series
+from cds_service.facts.appointments import AppointmentFact
+from cds_service.facts.model import BlockFact, Facts, Problem
+from cds_service.hook_call import HookCall
+from cds_service.knowledge import Drug, Hold, Knowledge
+
+UNDATED = datetime.min.replace(tzinfo=UTC)  # a sort key only: never compared as a date
+
+
+@dataclass(frozen=True)
+class DrugPlan:
+    finding: DrugFinding  # the drug and every record that names it
+    hold: Hold | None  # the rule followed: the first of `holds_for`, None when none is known
+    dated: DatedHold | None  # None without an interval or without a start time
+    differs: Hold | None = None  # the guideline's figure where a clinic protocol differs from it
+
+    @property
+    def drug(self) -> Drug:
+        return self.finding.drug
+
+    @property
+    def too_soon(self) -> bool:
+        return bool(self.dated and self.dated.too_soon)
+
+
+@dataclass(frozen=True)
+class BlockPlan:
+    appointment: AppointmentFact
+    number: int  # its place among the blocks booked in this call, in date order
+    drugs: list[DrugPlan] = field(default_factory=list)
+
+    @property
+    def too_soon(self) -> list[DrugPlan]:
+        return [d for d in self.drugs if d.too_soon]
+
+    @property
+    def day(self) -> date | None:
+        start = self.appointment.start
+        return start.date() if start else None
+
+
+@dataclass(frozen=True)
+class Spacing:
+    first_day: date
+    first_done: bool  # the earlier block is on record (done), not booked now
+    second_day: date
+    days: int  # calendar days between the two blocks
+
+
+def plan_drug(
+    finding: DrugFinding, booked: AppointmentFact, kn: Knowledge, now: datetime
+) -> DrugPlan:
+    holds = kn.holds_for(finding.drug)
+    hold = holds[0] if holds else None
+    before = hold.longest_before if hold and hold.required else None
+    dated = None
+    if before is not None and booked.start is not None:
+        restart = hold.restart if hold else None
+        dated = date_hold(before, restart, booked.start, booked.end, now)
+    other = holds[1] if len(holds) > 1 and holds[1].required else None
+    if other is not None and hold is not None and (other.before, other.restart) == (
+        hold.before,
+        hold.restart,
+    ):
+        other = None  # the same figures: once is enough
+    return DrugPlan(finding, hold, dated, other)
+
+
+def _in_date_order(appointments: list[AppointmentFact]) -> list[AppointmentFact]:
+    """By start instant (offsets compared); those without a start last, as given."""
+    return sorted(appointments, key=lambda a: (a.start is None, a.start or UNDATED))
+
+
+def too_close(plans: list[BlockPlan], done: BlockFact | None, kn: Knowledge) -> list[Spacing]:
+    """Blocks closer together than the pathway's follow-up after the earlier one: each booked
+    block after the one before it, the first after the last block on record (`done`)."""
+    shortest = kn.pathway.follow_up.longest.days
+    days = [(False, p.day) for p in plans if p.day is not None]
+    if done is not None and done.when is not None:
+        days.insert(0, (True, done.when))
+    return [
+        Spacing(day1, was_done, day2, (day2 - day1).days)
+        for (was_done, day1), (_, day2) in pairwise(days)
+        if (day2 - day1).days < shortest
+    ]
+
+
+def earlier_in_series(facts: Facts, plans: list[BlockPlan], kn: Knowledge) -> list[BlockFact]:
+    """The blocks on record in the series the first booked block continues (oldest first)."""
+    first_day = next((p.day for p in plans if p.day is not None), None)
+    if first_day is None:
+        return []
+    series = current_series(facts, kn, first_day)
+    return list(series.blocks) if series else []
+
+
+def follow_up_request(call: HookCall, last: BlockPlan, kn: Knowledge) -> dict[str, Any] | None:
+    """The follow-up to schedule after the last block booked: an order with the pathway's
+    window, which the clinic's scheduling books (the EHR owns the calendar)."""
+    if last.day is None:
+        return None
+    window = kn.pathway.follow_up
+    order: dict[str, Any] = {
+        "resourceType": "ServiceRequest",
+        "status": "draft",
+        "intent": "order",
+        "code": {"text": f"Follow-up visit after {kn.procedure_label.lower()}"},
+        "subject": {"reference": f"Patient/{call.patient_id}"},
+        "occurrencePeriod": {
+            "start": (last.day + window.shortest).isoformat(),
+            "end": (last.day + window.longest).isoformat(),
+        },
+        "supportingInfo": [{"reference": last.appointment.reference}],
+    }
+    if encounter := call.context.get("encounterId"):
+        order["encounter"] = {"reference": f"Encounter/{encounter}"}
+    if requester := call.context.get("userId"):
+        order["requester"] = {"reference": requester}
+    return order
+
+
+def decide(
+    call: HookCall,
+    facts: Facts,
+    booked: list[AppointmentFact],
+    unreadable: list[Problem],
+    kn: Knowledge,
+) -> list[CardDecision]:
+    safety_problems = [
+        p for p in facts.problems if p.affects_medications or p.topic == "allergies"
+    ]
+    if not booked:
+        # Silence would read as "not a block": say which appointments could not be told apart.
+        return [CardDecision("data-quality", {"problems": unreadable})] if unreadable else []
+    now = call.received_at
+    if now is None:
+        raise ValueError("an appointment-book decision needs the time of the call")
+    drugs = drugs_found(facts, kn)  # each drug once, the loudest first
+    plans = [
+        BlockPlan(a, n, [plan_drug(d, a, kn, now) for d in drugs])
+        for n, a in enumerate(_in_date_order(booked), start=1)
+    ]
+    earlier = earlier_in_series(facts, plans, kn)
+    shared = {"kn": kn, "now": now, "count": len(plans), "earlier": earlier}
+    extension = booking_extension(plans, drugs, earlier)
+    cards = []
+    for plan in plans:
+        if plan.too_soon:
+            cards.append(
+                CardDecision("booking-too-soon", {**shared, "plan": plan}, extension=extension)
+            )
+        if plan.drugs:
+            cards.append(
+                CardDecision("booking-hold-plan", {**shared, "plan": plan}, extension=extension)
+            )
+    if facts.allergies:  # contrast and local anaesthetic are given at every block
+        cards.append(CardDecision("allergy-warning", {"allergies": facts.allergies}))
+    if spacing := too_close(plans, earlier[-1] if earlier else None, kn):
+        cards.append(
+            CardDecision(
+                "booking-series-spacing", {**shared, "pairs": spacing}, extension=extension
+            )
+        )
+    follow_up = follow_up_request(call, plans[-1], kn)
+    cards.append(
+        CardDecision(
+            "booking-preparation",
+            {**shared, "plans": plans, "follow_up": follow_up, "window": kn.pathway.follow_up},
+            create=follow_up,
+            extension=extension,
+        )
+    )
+    if problems := safety_problems + unreadable:
+        cards.append(CardDecision("data-quality", {"problems": problems}))
+    return cards
+
+
+def booking_extension(
+    plans: list[BlockPlan], drugs: list[DrugFinding], earlier: list[BlockFact]
+) -> dict[str, Any]:
+    """Record ids and match methods, for integrators: the cards' text names none."""
+    extension = evidence_extension([], drugs)
+    extension["urn:lsb-cds-service:booking"] = {
+        "appointments": [
+            {
+                "reference": p.appointment.reference,
+                "recognisedBy": p.appointment.recognised_by,
+                "basedOn": p.appointment.based_on,
+            }
+            for p in plans
+        ],
+        "earlierBlocks": [b.origin.reference for b in earlier],
+    }
+    return extension

@@ -1,0 +1,53 @@
+"""The booking service, on appointment-book: a dated hold plan when the block is booked."""
+
+from __future__ import annotations
+
+from cds_service.data.record import PatientRecord
+from cds_service.decisions import CardDecision
+from cds_service.decisions.booking import decide
+from cds_service.facts import extract_facts
+from cds_service.facts.appointments import SERVICE_REQUESTS, read_appointments
+from cds_service.hook_call import HookCall
+from cds_service.knowledge import Knowledge
+from cds_service.services.base import CdsService
+from cds_service.services.lsb import PREFETCH as ORDER_PREFETCH
+
+# appointment-book 1.0 offers no prefetch token for the appointments themselves, so the orders
+# an appointment may be `basedOn` are read as the patient's service requests.
+PREFETCH = {
+    "medicationStatements": (
+        "MedicationStatement?patient={{context.patientId}}&_include=MedicationStatement:medication"
+    ),
+    "medicationRequests": (
+        "MedicationRequest?patient={{context.patientId}}&_include=MedicationRequest:medication"
+    ),
+    SERVICE_REQUESTS: "ServiceRequest?patient={{context.patientId}}",
+    # The blocks already done (the series) and allergies to what every block uses: read as
+    # the order services read them.
+    **{k: ORDER_PREFETCH[k] for k in ("procedures", "completedServiceRequests", "allergies")},
+}
+
+
+def booking_decide(call: HookCall, record: PatientRecord, kn: Knowledge) -> list[CardDecision]:
+    booked, unreadable = read_appointments(call.appointments, record, kn)
+    return decide(call, extract_facts(call, record, kn), booked, unreadable, kn)
+
+
+SERVICES = [
+    CdsService(
+        id="lsb-appointment-book",
+        hook="appointment-book",
+        title="Lumbar sympathetic block: dated hold plan at booking (appointment-book)",
+        description=(
+            "When a lumbar sympathetic block is booked, gives each anticoagulant and "
+            "antiplatelet a dated plan (last dose, earliest restart) from the appointment's "
+            "start; warns critically when the date leaves too little time for the hold; adds "
+            "preparation, after-care and the follow-up, and checks the spacing of a series."
+        ),
+        prefetch=PREFETCH,
+        # Unreadable medication lists give a data-quality card; an unreadable order an
+        # appointment is based on is named on one. A key the EHR omitted is fetched or 412.
+        required=(),
+        decide=booking_decide,
+    ),
+]

@@ -1,0 +1,302 @@
+"""The appointment-book service through the HTTP API: the dated plan, too-soon bookings, the
+clinic's protocol, the series, and everything around it (discovery, 400, 412, data quality,
+feedback, trust). Every call runs at a time the test sets."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from booking_support import BOOK, at, booking, card, kinds, set_clock, text
+from flask import Flask
+from flask.testing import FlaskClient
+from jwt_helpers import PUBLIC_URL, TestIssuer
+
+from cds_service import create_app
+from cds_service.config import ConfigError
+
+from fixture_files import FIXTURE_NOW, ROOT, fixture_request
+
+NOW = FIXTURE_NOW.isoformat()
+EXAMPLE_PROTOCOL = ROOT / "docs" / "examples" / "local-protocol.yaml"
+
+
+@pytest.fixture()
+def booked(app: Flask, client: FlaskClient) -> Callable[..., Any]:
+    """Posts an appointment-book call at a given time (the fixtures' time by default)."""
+
+    def post(body: dict[str, Any], now: str = NOW) -> Any:
+        set_clock(app, now)
+        return client.post(BOOK, json=body)
+
+    return post
+
+
+# --- discovery and request validation --------------------------------------------------------
+
+
+def test_discovery_lists_the_booking_service_with_its_prefetch(client: FlaskClient) -> None:
+    services = client.get("/cds-services").get_json()["services"]
+    [service] = [s for s in services if s["hook"] == "appointment-book"]
+    assert service["id"] == "lsb-appointment-book"
+    assert service["prefetch"] == {
+        "medicationStatements": "MedicationStatement?patient={{context.patientId}}"
+        "&_include=MedicationStatement:medication",
+        "medicationRequests": "MedicationRequest?patient={{context.patientId}}"
+        "&_include=MedicationRequest:medication",
+        "serviceRequests": "ServiceRequest?patient={{context.patientId}}",
+        "procedures": "Procedure?patient={{context.patientId}}",
+        "completedServiceRequests": "ServiceRequest?patient={{context.patientId}}&status=completed",
+        "allergies": "AllergyIntolerance?patient={{context.patientId}}",
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"start": "2026-12-11T09:00:00"}, "UTC offset"),  # local time: which day is unknown
+        ({"start": "next friday"}, "instant"),
+        ({"end": "2026-12-11"}, "instant"),
+    ],
+)
+def test_a_start_without_its_offset_is_a_400(
+    booked: Callable[..., Any], change: dict[str, str], why: str
+) -> None:
+    response = booked(booking(**change))
+    assert response.status_code == 400
+    issues = response.get_json()["issue"]
+    found = {e: i["diagnostics"] for i in issues for e in i.get("expression", [])}
+    assert why in found["context.appointments"]
+
+
+def test_appointments_must_be_a_bundle_of_appointments(booked: Callable[..., Any]) -> None:
+    body = booking()
+    body["context"]["appointments"]["entry"].append({"resource": {"resourceType": "Patient"}})
+    assert booked(body).status_code == 400
+    del body["context"]["appointments"]
+    response = booked(body)
+    assert response.status_code == 400
+    assert "context.appointments" in response.get_data(as_text=True)
+
+
+def test_an_omitted_prefetch_key_without_a_fhir_server_is_412(booked: Callable[..., Any]) -> None:
+    body = booking()
+    del body["prefetch"]["serviceRequests"]
+    response = booked(body)
+    assert response.status_code == 412
+    assert response.get_json()["resourceType"] == "OperationOutcome"
+    assert "prefetch.serviceRequests" in response.get_data(as_text=True)
+
+
+# --- the dated plan and the clock ----------------------------------------------------------
+
+
+def test_the_same_booking_becomes_too_soon_as_the_clock_moves(booked: Callable[..., Any]) -> None:
+    body = booking()  # warfarin, block on Friday 11 December 09:00 -05:00: last dose the 5th
+    assert "booking-too-soon" not in kinds(booked(body, "2026-12-06T04:59:00Z"))  # the 5th there
+    late = booked(body, "2026-12-06T05:00:00Z")  # midnight in the appointment's offset
+    assert kinds(late)[0] == "booking-too-soon"
+    critical = card(late, "booking-too-soon")
+    assert critical["indicator"] == "critical"
+    assert "warfarin" in critical["summary"] and "5 days" in critical["summary"]
+    assert "Earliest date that works: Saturday 12 December 2026" in critical["detail"]
+    assert "suggestions" not in critical  # nothing moves the appointment
+    reasons = {r["display"] for r in critical["overrideReasons"]}
+    assert {"Hold already started", "Prescriber plan differs"} <= reasons
+
+
+def test_hours_are_dated_to_the_minute_in_the_appointments_offset(
+    booked: Callable[..., Any],
+) -> None:
+    body = booking("46-book-series-of-three")
+    entry = body["context"]["appointments"]["entry"][1]["resource"]
+    entry["start"], entry["end"] = "2026-12-15T09:30:00+05:30", "2026-12-15T10:15:00+05:30"
+    response = booked(body)
+    first = card(response, "booking-hold-plan")
+    assert "Last dose no later than Monday 14 December 2026, 09:30" in first["detail"]
+    assert "Restart: Tuesday 15 December 2026, 22:15 at the earliest" in first["detail"]
+    assert "UTC+05:30" in first["detail"]
+
+
+def test_a_booking_without_a_start_lists_the_hold_without_dates(
+    booked: Callable[..., Any],
+) -> None:
+    response = booked(booking(start=None, end=None))
+    assert kinds(response) == ["booking-hold-plan", "booking-preparation"]
+    plan = card(response, "booking-hold-plan")
+    assert "no start time booked yet" in plan["detail"]
+    assert "No dates: the appointment has no start time yet" in plan["detail"]
+    assert "suggestions" not in card(response, "booking-preparation")  # no window to give
+
+
+def test_cancelled_and_non_block_appointments_get_no_card(booked: Callable[..., Any]) -> None:
+    assert kinds(booked(booking(status="cancelled"))) == []
+    assert kinds(booked(fixture_request("45-book-non-lsb-appointment"))) == []
+
+
+CPT_64520 = {"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": "64520"}]}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "how"),
+    [
+        ("serviceType", [{"text": "Lumbar sympathetic block, left"}], "its service type"),
+        ("appointmentType", CPT_64520, "its appointment type"),
+        ("reasonCode", [CPT_64520], "its reason"),
+    ],
+)
+def test_the_block_is_recognised_by_any_of_its_fields(
+    booked: Callable[..., Any], field: str, value: Any, how: str
+) -> None:
+    changes: dict[str, Any] = {"serviceType": None, field: value}
+    response = booked(booking(**changes))
+    assert f"recognised by {how}" in card(response, "booking-hold-plan")["detail"]
+    assert kinds(booked(booking(serviceType=None))) == []  # nothing says it is the block
+
+
+def test_the_clinic_protocol_gives_a_doac_its_dates(booked: Callable[..., Any]) -> None:
+    """Without a protocol apixaban has no interval; the example protocol (72 hours before,
+    24 after) reaches the plan through `holds_for` and dates it to the hour."""
+    body = fixture_request("42-book-apixaban-no-interval")  # 14 December 13:30 +01:00
+    before = card(booked(body), "booking-hold-plan")
+    assert "not known here" in before["detail"] and "Last dose" not in before["detail"]
+
+    app = create_app(dev_mode=True, local_protocol=str(EXAMPLE_PROTOCOL))
+    set_clock(app, NOW)  # 13:00 on 25 November in the appointment's offset
+    client = app.test_client()
+    plan = card(client.post(BOOK, json=body), "booking-hold-plan")
+    assert "Last dose no later than Friday 11 December 2026, 13:30" in plan["detail"]
+    assert "Restart: Tuesday 15 December 2026, 14:30 at the earliest" in plan["detail"]
+    assert "Periprocedural anticoagulation protocol (example)" in plan["detail"]
+    # The same protocol makes a booking two days ahead too soon: 72 hours from now at least.
+    soon = booking(
+        "42-book-apixaban-no-interval",
+        start="2026-11-27T08:00:00+01:00",
+        end="2026-11-27T09:00:00+01:00",
+    )
+    critical = card(client.post(BOOK, json=soon), "booking-too-soon")
+    assert "apixaban (72 hours)" in critical["summary"]
+    assert "Earliest date that works: Saturday 28 November 2026, 13:00" in critical["detail"]
+
+
+def test_a_protocol_that_differs_from_the_guideline_dates_the_protocol_and_names_both(
+    tmp_path: Path,
+) -> None:
+    protocol = tmp_path / "protocol.yaml"
+    protocol.write_text(
+        'name: Test protocol\nversion: "7"\napproved_by: Test committee\n'
+        "approved_on: 2026-05-01\ndrugs:\n"
+        '  - rxnorm: "11289"\n    hold_before_hours: 96\n    restart_after_hours: 24\n',
+        encoding="utf-8",
+    )  # warfarin: 96 hours instead of the guideline's 5 days
+    app = create_app(dev_mode=True, local_protocol=str(protocol))
+    set_clock(app, NOW)
+    plan = card(app.test_client().post(BOOK, json=booking()), "booking-hold-plan")
+    assert "Last dose no later than Monday 7 December 2026, 09:00" in plan["detail"]
+    assert "The guideline's figure differs: 5 days before, restart 6 hours after" in plan["detail"]
+    assert "Last dose: Saturday 5 December" not in plan["detail"]
+
+
+def test_record_ids_are_for_integrators_not_in_the_text(booked: Callable[..., Any]) -> None:
+    response = booked(fixture_request("42-book-apixaban-no-interval"))
+    plan = card(response, "booking-hold-plan")
+    assert "/f42-" not in text(plan)  # no FHIR id in what a clinician reads
+    booking_ext = plan["extension"]["urn:lsb-cds-service:booking"]
+    assert booking_ext["appointments"] == [
+        {
+            "reference": "Appointment/f42-apt-block",
+            "recognisedBy": "the order it is based on",
+            "basedOn": "ServiceRequest/f42-sr-lsb",
+        }
+    ]
+    [drug] = plan["extension"]["urn:lsb-cds-service:evidence"]["drugs"]
+    assert drug["records"][0]["reference"] == "MedicationStatement/f42-ms-apixaban"
+
+
+# --- data quality ---------------------------------------------------------------------------
+
+
+def test_an_unreadable_medication_list_is_said_on_a_card(booked: Callable[..., Any]) -> None:
+    body = booking("44-book-no-antithrombotics")
+    body["prefetch"]["medicationStatements"] = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "exception"}],
+    }
+    response = booked(body)
+    assert sorted(kinds(response)) == ["booking-preparation", "data-quality"]
+    quality = text(card(response, "data-quality"))
+    assert "anticoagulant and antiplatelet check could not be completed" in quality
+    assert "medication list" in quality
+
+
+def test_an_unreadable_order_only_matters_when_it_decides_the_block(
+    booked: Callable[..., Any],
+) -> None:
+    body = fixture_request("47-book-unreadable-order")
+    assert kinds(booked(body)) == ["data-quality"]
+    coded = booking(
+        "47-book-unreadable-order",
+        serviceType=booking()["context"]["appointments"]["entry"][0]["resource"]["serviceType"],
+    )
+    assert "data-quality" not in kinds(booked(coded))  # recognised by its own code
+
+
+# --- clock configuration --------------------------------------------------------------------
+
+
+def test_the_clock_is_injected_never_read_by_a_rule() -> None:
+    fixed = at("2026-12-06T05:00:00Z")
+    app = create_app(dev_mode=True, clock=lambda: fixed)
+    response = app.test_client().post(BOOK, json=booking())
+    assert kinds(response)[0] == "booking-too-soon"
+
+
+def test_a_fixed_clock_is_for_development_mode_only(
+    monkeypatch: pytest.MonkeyPatch, make_app: Callable[..., Flask], trusted_file: Path
+) -> None:
+    monkeypatch.setenv("CDS_FIXED_NOW", "2026-12-06T05:00:00Z")
+    with pytest.raises(ConfigError, match="CDS_FIXED_NOW"):
+        make_app(trusted_clients=str(trusted_file))
+    app = create_app(dev_mode=True)
+    assert app.extensions["cds_clock"]() == at("2026-12-06T05:00:00Z")
+    monkeypatch.setenv("CDS_FIXED_NOW", "2026-12-06T05:00:00")
+    with pytest.raises(ValueError, match="UTC offset"):
+        create_app(dev_mode=True)
+
+
+# --- trust and feedback ---------------------------------------------------------------------
+
+
+def test_booking_calls_need_a_signed_jwt_and_their_cards_take_feedback(
+    make_app: Callable[..., Flask], trusted_file: Path, issuer: TestIssuer, database_url: str
+) -> None:
+    app = make_app(trusted_clients=str(trusted_file), database_url=database_url)
+    set_clock(app, NOW)
+    client = app.test_client()
+    body = fixture_request("41-book-warfarin-too-soon")
+    assert client.post(BOOK, json=body).status_code == 401
+    response = client.post(BOOK, json=body, headers=issuer.auth(PUBLIC_URL + BOOK))
+    critical = card(response, "booking-too-soon")
+    info = card(response, "booking-preparation")
+    feedback = {
+        "feedback": [
+            {
+                "card": critical["uuid"],
+                "outcome": "overridden",
+                "overrideReason": {"reason": critical["overrideReasons"][0]},
+                "outcomeTimestamp": "2026-11-25T08:00:00Z",
+            },
+            {
+                "card": info["uuid"],
+                "outcome": "accepted",
+                "acceptedSuggestions": [{"id": info["suggestions"][0]["uuid"]}],
+                "outcomeTimestamp": "2026-11-25T08:00:00Z",
+            },
+        ]
+    }
+    path = BOOK + "/feedback"
+    stored = client.post(path, json=feedback, headers=issuer.auth(PUBLIC_URL + path))
+    assert stored.status_code == 200, stored.get_data(as_text=True)
+    assert stored.get_json() == {"received": 2, "stored": 2}
