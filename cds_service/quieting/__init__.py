@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from flask import Flask
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -41,6 +41,19 @@ Clock = Callable[[], datetime]
 SECRET_SETTING = "CDS_PATIENT_KEY_SECRET"
 # Development mode only (synthetic patients): a published secret, so never one to deploy.
 DEVELOPMENT_SECRET = b"development-only: quieting keys are not secret in development mode"
+
+
+_QUIETED = QuietedCard.__table__.c
+# Built once: the statement and its cache key are the same on every call.
+QUIETED_KINDS = (
+    select(_QUIETED.kind)
+    .where(
+        _QUIETED.patient_key == bindparam("key"),
+        _QUIETED.kind.in_(bindparam("kinds", expanding=True)),
+        _QUIETED.quiet_until > bindparam("now", type_=_QUIETED.quiet_until.type),
+    )
+    .distinct()
+)
 
 
 def utc_now() -> datetime:
@@ -110,18 +123,11 @@ class Quieting:
         """Which of `kinds` this patient's answers quiet now; none when the lookup fails."""
         # Core on a connection, not an ORM session: the lookup runs on every call that could
         # show a quietable card, and the session's bookkeeping cost more than the query.
-        table = QuietedCard.__table__
         try:
             with self._reader.connect() as connection:
                 return set(
                     connection.scalars(
-                        select(table.c.kind)
-                        .where(
-                            table.c.patient_key == key,
-                            table.c.kind.in_(sorted(kinds)),
-                            table.c.quiet_until > self.clock(),
-                        )
-                        .distinct()
+                        QUIETED_KINDS, {"key": key, "kinds": sorted(kinds), "now": self.clock()}
                     )
                 )
         except SQLAlchemyError as exc:
