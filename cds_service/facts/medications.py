@@ -16,7 +16,7 @@ from cds_service.data.validation import validation_error
 from cds_service.facts.dates import instructions_text, record_date
 from cds_service.facts.model import DrugFact, Origin, Problem, SupportFact
 from cds_service.knowledge import Drug, DrugMatch, Knowledge
-from cds_service.terminology import CodeKey, codings, concept_label, concept_text
+from cds_service.terminology import CodeKey, codings, concept_texts
 
 
 @dataclass(frozen=True)
@@ -41,10 +41,10 @@ def medication_concept(resource: Resource, record: PatientRecord) -> MedicationC
     if not isinstance(concept, dict):
         return "it names no medication"
     keys = tuple((c["system"], c["code"]) for c in codings(concept))
-    text = concept_text(concept)
-    if not keys and not text:
+    texts = concept_texts(concept)
+    if not keys and not texts:
         return "its medication has neither a code nor text"
-    return MedicationConcept(keys, text, concept_label(concept))
+    return MedicationConcept(keys, " | ".join(texts), texts[0] if texts else "")
 
 
 def match_drugs(concept: MedicationConcept, kn: Knowledge) -> list[tuple[Drug, str]]:
