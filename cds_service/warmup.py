@@ -41,28 +41,12 @@ def _bundle(resource: dict[str, Any]) -> dict[str, Any]:
     return {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": resource}]}
 
 
-def _appointments(kn: Knowledge, now: datetime, block_ordered: bool) -> dict[str, Any]:
-    """appointment-book: the block booked in two weeks (a hold plan), or tomorrow (too soon for
-    the hold: the critical card)."""
-    order = kn.procedure_order_codes[0]
-    start = now + timedelta(days=14 if block_ordered else 1)
-    appointment = {
-        "resourceType": "Appointment",
-        "id": "warm-up-appointment",
-        "status": "proposed",
-        "serviceType": [_coding(order.system, order.code)],
-        "start": start.isoformat(timespec="seconds"),
-        "end": (start + timedelta(hours=1)).isoformat(timespec="seconds"),
-        "participant": [{"actor": {"reference": f"Patient/{PATIENT}"}, "status": "accepted"}],
-    }
-    return {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": appointment}]}
-
-
 def synthetic_call(
     kn: Knowledge, hook: str, keys: Iterable[str], block_ordered: bool, now: datetime
 ) -> dict[str, Any]:
-    """Order hooks: the block itself among the draft orders (`block_ordered`), or an opioid,
-    the two ways a call reaches the cards. appointment-book: the block booked."""
+    """The block itself among the draft orders (`block_ordered`), or an opioid: the two ways a
+    call reaches the cards. For appointment-book, the block booked a day or a month from `now`:
+    too soon for a hold, and in time."""
     indication = next(k for k, v in kn.indication_by_code.items() if v.lsb == "indicated")
     drug = next(iter(kn.drug_by_code))
     subject = {"reference": f"Patient/{PATIENT}"}
@@ -109,9 +93,24 @@ def synthetic_call(
     }
     if hook == "order-select":
         context["selections"] = [f"{draft['resourceType']}/warm-up-order"]
-    elif hook == "appointment-book":
+    if hook == "appointment-book":
+        order = kn.procedure_order_codes[0]
+        start = now + timedelta(days=1 if block_ordered else 30)
+        appointment = {
+            "resourceType": "Appointment",
+            "id": "warm-up-appointment",
+            "status": "proposed",
+            "serviceType": [_coding(order.system, order.code)],
+            "start": start.isoformat(timespec="seconds"),
+            "end": (start + timedelta(hours=1)).isoformat(timespec="seconds"),
+            "participant": [{"actor": subject, "status": "accepted"}],
+        }
         del context["draftOrders"]
-        context["appointments"] = _appointments(kn, now, block_ordered)
+        context["appointments"] = {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "entry": [{"resource": appointment}],
+        }
     return {
         "hook": hook,
         "hookInstance": "00000000-0000-4000-8000-000000000000",
@@ -129,12 +128,11 @@ def warm_up(app: Flask) -> list[str]:
     """Runs each service on the synthetic patient; returns the kinds of the cards rendered."""
     kn = load_knowledge().with_protocol(app.extensions.get("cds_protocol"))
     rendered: list[str] = []
-    now = app.extensions["cds_clock"]()
     with app.test_request_context("/"):
         for service, block_ordered in product(services.ALL, (True, False)):
+            now = app.extensions["cds_clock"]()
             body = synthetic_call(kn, service.hook, service.prefetch, block_ordered, now)
-            call = HOOK_REQUEST.load(body)
-            call = replace(call, received_at=now)
+            call = replace(HOOK_REQUEST.load(body), received_at=now)
             record = load_record(service.prefetch, service.required, call, None)
             for decision in service.decide(call, record, kn):
                 card = render_card(decision, "http://localhost/", kn.version)
