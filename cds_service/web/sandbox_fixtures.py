@@ -20,6 +20,8 @@ from cds_service.facts.conditions import is_current
 from cds_service.facts.orders import is_lsb
 from cds_service.fhir_time import parse_instant
 from cds_service.knowledge import load_knowledge
+from cds_service.web import sandbox_records
+from cds_service.web.sandbox_records import ChartList, ChartRow
 
 # The repository's fixtures, found beside the package in a source checkout (`pip install -e`).
 DEFAULT_FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "requests"
@@ -37,22 +39,6 @@ class Fixture:
 
     def request(self) -> dict[str, Any]:
         return _read(self.path)
-
-
-@dataclass
-class ChartRow:
-    text: str
-    code: str = ""
-    status: str = ""
-    active: bool = True
-
-
-@dataclass
-class ChartList:
-    rows: list[ChartRow] = field(default_factory=list)
-    more: int = 0  # rows not shown
-    problem: str = ""  # why the list could not be read (shown as a warning)
-    note: str = ""  # e.g. "none on record"
 
 
 @dataclass
@@ -79,6 +65,9 @@ class Chart:
     medications: ChartList
     orders: list[Order]
     appointments: list[Booked] = field(default_factory=list)
+    procedures: ChartList = field(default_factory=ChartList)
+    allergies: ChartList = field(default_factory=ChartList)
+    labs: ChartList = field(default_factory=ChartList)
 
 
 @cache
@@ -133,6 +122,48 @@ def _summarise(rows: list[ChartRow], problem: str) -> ChartList:
     rows.sort(key=lambda r: not r.active)  # active first, like a problem list
     note = "" if rows or problem else "none on record"
     return ChartList(rows[:CHART_LIMIT], max(0, len(rows) - CHART_LIMIT), problem, note)
+
+
+def _section(
+    prefetch: dict[str, Any], keys: tuple[str, ...], kind: str, booking: bool
+) -> tuple[list[list[dict[str, Any]]], str] | ChartList:
+    """Each key's resources of `kind`, and why any could not be read; a ChartList saying so
+    when the prefetch has none of the keys."""
+    if not any(k in prefetch for k in keys):
+        return ChartList(note="not read by this hook" if booking else "not supplied in prefetch")
+    found, problems = [], []
+    for key in keys:
+        resources, problem = _resources(prefetch.get(key), (kind,))
+        found.append(resources)
+        if problem:
+            problems.append(problem if len(keys) == 1 else f"{key}: {problem}")
+    return found, "; ".join(problems)
+
+
+def _procedures(prefetch: dict[str, Any], booking: bool) -> ChartList:
+    keys = ("procedures", "completedServiceRequests")
+    read = _section(prefetch, keys[:1], "Procedure", booking)
+    requests = _section(prefetch, keys[1:], "ServiceRequest", booking)
+    if isinstance(read, ChartList) and isinstance(requests, ChartList):
+        return read
+    done, problem = ([[]], "") if isinstance(read, ChartList) else read
+    ordered, order_problem = ([[]], "") if isinstance(requests, ChartList) else requests
+    rows = sandbox_records.procedure_rows(done[0], ordered[0])
+    return _summarise(rows, "; ".join(p for p in (problem, order_problem) if p))
+
+
+def _allergies(prefetch: dict[str, Any], booking: bool) -> ChartList:
+    read = _section(prefetch, ("allergies",), "AllergyIntolerance", booking)
+    if isinstance(read, ChartList):
+        return read
+    return _summarise(sandbox_records.allergy_rows(read[0][0]), read[1])
+
+
+def _labs(prefetch: dict[str, Any], booking: bool) -> ChartList:
+    read = _section(prefetch, ("observations",), "Observation", booking)
+    if isinstance(read, ChartList):
+        return read
+    return _summarise(sandbox_records.lab_rows(read[0][0]), read[1])
 
 
 def _conditions(prefetch: dict[str, Any]) -> ChartList:
@@ -259,6 +290,9 @@ def chart(request: dict[str, Any]) -> Chart:
         medications=_medications(prefetch),
         orders=[] if booking else orders(request),
         appointments=appointments(request) if booking else [],
+        procedures=_procedures(prefetch, booking),
+        allergies=_allergies(prefetch, booking),
+        labs=_labs(prefetch, booking),
     )
 
 
