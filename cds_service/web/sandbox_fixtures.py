@@ -136,7 +136,7 @@ def _section(
         resources, problem = _resources(prefetch.get(key), (kind,))
         found.append(resources)
         if problem:
-            problems.append(problem if len(keys) == 1 else f"{key}: {problem}")
+            problems.append(problem)
     return found, "; ".join(problems)
 
 
@@ -149,7 +149,9 @@ def _procedures(prefetch: dict[str, Any], booking: bool) -> ChartList:
     done, problem = ([[]], "") if isinstance(read, ChartList) else read
     ordered, order_problem = ([[]], "") if isinstance(requests, ChartList) else requests
     rows = sandbox_records.procedure_rows(done[0], ordered[0])
-    return _summarise(rows, "; ".join(p for p in (problem, order_problem) if p))
+    problems = [f"procedures {problem}" if problem else ""]
+    problems.append(f"completed orders {order_problem}" if order_problem else "")
+    return _summarise(rows, "; ".join(p for p in problems if p))
 
 
 def _allergies(prefetch: dict[str, Any], booking: bool) -> ChartList:
@@ -346,9 +348,7 @@ def block_order(context: dict[str, Any]) -> dict[str, Any]:
     return resource
 
 
-def build_request(
-    request: dict[str, Any], order: str, hook: str, day: str = ""
-) -> dict[str, Any]:
+def build_request(request: dict[str, Any], order: str, hook: str, day: str = "") -> dict[str, Any]:
     """The fixture's request for `hook` with `order` selected (order-select) or on the pad;
     appointment-book fixtures with their first appointment on `day`.
 

@@ -125,9 +125,8 @@ def allergy_rows(allergies: list[dict[str, Any]]) -> list[ChartRow]:
             text
             for reaction in as_list(allergy.get("reaction"))
             if isinstance(reaction, dict)
-            for text in [
-                concept_label(m) for m in as_list(reaction.get("manifestation"))
-            ] + [str(reaction.get("description") or "")]
+            for text in [concept_label(m) for m in as_list(reaction.get("manifestation"))]
+            + [str(reaction.get("description") or "")]
             if text
         ]
         details = []
