@@ -124,48 +124,44 @@ def _summarise(rows: list[ChartRow], problem: str) -> ChartList:
     return ChartList(rows[:CHART_LIMIT], max(0, len(rows) - CHART_LIMIT), problem, note)
 
 
-def _section(
-    prefetch: dict[str, Any], keys: tuple[str, ...], kind: str, booking: bool
-) -> tuple[list[list[dict[str, Any]]], str] | ChartList:
-    """Each key's resources of `kind`, and why any could not be read; a ChartList saying so
-    when the prefetch has none of the keys."""
-    if not any(k in prefetch for k in keys):
+def _read_section(
+    prefetch: dict[str, Any], key: str, kind: str, booking: bool
+) -> tuple[list[dict[str, Any]], str] | ChartList:
+    """The `kind` resources under `key` and why they could not be read, or a ChartList
+    saying the prefetch has no such key."""
+    if key not in prefetch:
         return ChartList(note="not read by this hook" if booking else "not supplied in prefetch")
-    found, problems = [], []
-    for key in keys:
-        resources, problem = _resources(prefetch.get(key), (kind,))
-        found.append(resources)
-        if problem:
-            problems.append(problem)
-    return found, "; ".join(problems)
+    return _resources(prefetch[key], (kind,))
 
 
 def _procedures(prefetch: dict[str, Any], booking: bool) -> ChartList:
-    keys = ("procedures", "completedServiceRequests")
-    read = _section(prefetch, keys[:1], "Procedure", booking)
-    requests = _section(prefetch, keys[1:], "ServiceRequest", booking)
-    if isinstance(read, ChartList) and isinstance(requests, ChartList):
-        return read
-    done, problem = ([[]], "") if isinstance(read, ChartList) else read
-    ordered, order_problem = ([[]], "") if isinstance(requests, ChartList) else requests
-    rows = sandbox_records.procedure_rows(done[0], ordered[0])
-    problems = [f"procedures {problem}" if problem else ""]
-    problems.append(f"completed orders {order_problem}" if order_problem else "")
-    return _summarise(rows, "; ".join(p for p in problems if p))
+    done = _read_section(prefetch, "procedures", "Procedure", booking)
+    ordered = _read_section(prefetch, "completedServiceRequests", "ServiceRequest", booking)
+    if isinstance(done, ChartList) and isinstance(ordered, ChartList):
+        return done
+    found: dict[str, list[dict[str, Any]]] = {}
+    problems = []
+    for label, read in (("procedures", done), ("completed orders", ordered)):
+        resources, problem = ([], "") if isinstance(read, ChartList) else read
+        found[label] = resources
+        if problem:
+            problems.append(f"{label} {problem}")
+    rows = sandbox_records.procedure_rows(found["procedures"], found["completed orders"])
+    return _summarise(rows, "; ".join(problems))
 
 
 def _allergies(prefetch: dict[str, Any], booking: bool) -> ChartList:
-    read = _section(prefetch, ("allergies",), "AllergyIntolerance", booking)
+    read = _read_section(prefetch, "allergies", "AllergyIntolerance", booking)
     if isinstance(read, ChartList):
         return read
-    return _summarise(sandbox_records.allergy_rows(read[0][0]), read[1])
+    return _summarise(sandbox_records.allergy_rows(read[0]), read[1])
 
 
 def _labs(prefetch: dict[str, Any], booking: bool) -> ChartList:
-    read = _section(prefetch, ("observations",), "Observation", booking)
+    read = _read_section(prefetch, "observations", "Observation", booking)
     if isinstance(read, ChartList):
         return read
-    return _summarise(sandbox_records.lab_rows(read[0][0]), read[1])
+    return _summarise(sandbox_records.lab_rows(read[0]), read[1])
 
 
 def _conditions(prefetch: dict[str, Any]) -> ChartList:
