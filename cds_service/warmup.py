@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import replace
+from datetime import datetime, timedelta
 from itertools import product
 from typing import Any
 
@@ -38,10 +39,11 @@ def _bundle(resource: dict[str, Any]) -> dict[str, Any]:
 
 
 def synthetic_call(
-    kn: Knowledge, hook: str, keys: Iterable[str], block_ordered: bool
+    kn: Knowledge, hook: str, keys: Iterable[str], block_ordered: bool, now: datetime
 ) -> dict[str, Any]:
     """The block itself among the draft orders (`block_ordered`), or an opioid: the two ways a
-    call reaches the cards."""
+    call reaches the cards. For appointment-book, the block booked a day or a month from `now`:
+    too soon for a hold, and in time."""
     indication = next(k for k, v in kn.indication_by_code.items() if v.lsb == "indicated")
     drug = next(iter(kn.drug_by_code))
     subject = {"reference": f"Patient/{PATIENT}"}
@@ -88,6 +90,24 @@ def synthetic_call(
     }
     if hook == "order-select":
         context["selections"] = [f"{draft['resourceType']}/warm-up-order"]
+    if hook == "appointment-book":
+        order = kn.procedure_order_codes[0]
+        start = now + timedelta(days=1 if block_ordered else 30)
+        appointment = {
+            "resourceType": "Appointment",
+            "id": "warm-up-appointment",
+            "status": "proposed",
+            "serviceType": [_coding(order.system, order.code)],
+            "start": start.isoformat(timespec="seconds"),
+            "end": (start + timedelta(hours=1)).isoformat(timespec="seconds"),
+            "participant": [{"actor": subject, "status": "accepted"}],
+        }
+        del context["draftOrders"]
+        context["appointments"] = {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "entry": [{"resource": appointment}],
+        }
     return {
         "hook": hook,
         "hookInstance": "00000000-0000-4000-8000-000000000000",
@@ -107,9 +127,9 @@ def warm_up(app: Flask) -> list[str]:
     rendered: list[str] = []
     with app.test_request_context("/"):
         for service, block_ordered in product(services.ALL, (True, False)):
-            body = synthetic_call(kn, service.hook, service.prefetch, block_ordered)
-            call = HOOK_REQUEST.load(body)
-            call = replace(call, received_at=app.extensions["cds_clock"]())
+            now = app.extensions["cds_clock"]()
+            body = synthetic_call(kn, service.hook, service.prefetch, block_ordered, now)
+            call = replace(HOOK_REQUEST.load(body), received_at=now)
             record = load_record(service.prefetch, service.required, call, None)
             for decision in service.decide(call, record, kn):
                 card = render_card(decision, "http://localhost/", kn.version)

@@ -20,5 +20,7 @@ def test_warm_up_renders_cards_for_every_service_and_records_none(
     # Both ways a call reaches the cards: an opioid ordered (the suggestion), the block ordered
     # with the drug active (the bleeding-risk card); for each service.
     assert kinds.count("lsb-suggestion") >= 1 and kinds.count("lsb-bleeding-risk") >= 2
+    # The booking service: the block booked too soon for a hold, and in time.
+    assert "booking-too-soon" in kinds and kinds.count("booking-hold-plan") >= 2
     with Session(app.extensions["cds_db"]) as session:
         assert session.scalar(select(func.count()).select_from(IssuedCard)) == 0
