@@ -340,7 +340,8 @@ def test_chart_strikes_through_refuted_and_resolved_allergies(
 def test_chart_shows_the_latest_inr_and_platelets_as_the_lab_reported_them() -> None:
     chart = sandbox_fixtures.chart(fixture_request("33-lsb-warfarin-inr"))
     rows = [(r.text, r.when, r.detail) for r in chart.labs.rows]
-    assert ("INR", "2026-11-20", "1.1, flagged Normal, range 0.8 to 1.2") in rows  # no {INR}
+    inr = ("INR", "2026-11-20", "1.1, flagged Normal, reference range 0.8 to 1.2")
+    assert inr in rows  # the UCUM annotation {INR} names no unit, so none is shown
     assert len(rows) == 2 and rows[1][0] == "Platelet count" and "10*3/uL" in rows[1][2]
 
 

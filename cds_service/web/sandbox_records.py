@@ -190,7 +190,7 @@ def lab_rows(observations: list[dict[str, Any]]) -> list[ChartRow]:
                 value_text({"valueQuantity": q}) for q in (low, high) if q
             )
             if span:
-                details.append(f"range {span}")
+                details.append(f"reference range {span}")
                 break
         status = str(observation.get("status") or "")
         rows.append(ChartRow(text, _code(code), status, True, when=when, detail=", ".join(details)))
