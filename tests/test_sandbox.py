@@ -240,3 +240,149 @@ def test_booking_request_endpoint_takes_the_date(client: FlaskClient) -> None:
         "/sandbox/request?patient=40-book-warfarin-in-time&hook=appointment-book&date=x"
     )
     assert bad.status_code == 400
+
+
+def _bundle(*resources: dict) -> dict:
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "entry": [{"resource": r} for r in resources],
+    }
+
+
+def _with_prefetch(name: str, **prefetch: object) -> dict:
+    request = fixture_request(name)
+    request["prefetch"] = {**request["prefetch"], **prefetch}
+    return request
+
+
+def test_chart_shows_therapy_and_injections_tried_with_their_dates() -> None:
+    chart = sandbox_fixtures.chart(fixture_request("31-crps-therapy-tried"))
+    rows = [(r.text.split(",")[0], r.code, r.when, r.active) for r in chart.procedures.rows]
+    assert rows == [  # latest first
+        ("Injection", "64493", "2026-08-12", True),
+        ("Physical therapy evaluation: low complexity", "97161", "2026-05-04", True),
+    ]
+    assert chart.allergies.note == chart.labs.note == "none on record"
+
+
+def test_chart_lists_a_completed_order_only_where_no_procedure_records_it() -> None:
+    block = {"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": "64520"}]}
+    done = {
+        "resourceType": "ServiceRequest",
+        "id": "sr-done",
+        "status": "completed",
+        "code": block,
+        "occurrenceDateTime": "2026-10-01",
+    }
+    recorded = {
+        "resourceType": "ServiceRequest",
+        "id": "sr-recorded",
+        "status": "completed",
+        "code": block,
+        "occurrenceDateTime": "2026-09-01",
+    }
+    procedure = {
+        "resourceType": "Procedure",
+        "id": "p1",
+        "status": "not-done",
+        "code": block,
+        "performedDateTime": "2026-09-02",
+        "basedOn": [{"reference": "ServiceRequest/sr-recorded"}],
+    }
+    request = _with_prefetch(
+        "31-crps-therapy-tried",
+        procedures=_bundle(procedure),
+        completedServiceRequests=_bundle(done, recorded),
+    )
+    rows = sandbox_fixtures.chart(request).procedures.rows
+    assert [(r.when, r.status, r.active) for r in rows] == [
+        ("2026-10-01", "completed order", True),
+        ("2026-09-02", "not-done", False),  # shown, struck through: it was not done
+    ]
+
+
+def test_chart_shows_an_allergy_with_criticality_and_reaction() -> None:
+    chart = sandbox_fixtures.chart(fixture_request("32-lsb-contrast-allergy"))
+    [row] = chart.allergies.rows
+    assert (row.text, row.code, row.status, row.active) == (
+        "Allergy to contrast media (finding)",
+        "293637006",
+        "active",
+        True,
+    )
+    assert row.detail == "criticality high, reaction: Hives and wheezing after a CT scan"
+
+
+@pytest.mark.parametrize(
+    ("clinical", "verification", "status"),
+    [
+        ("active", "refuted", "refuted"),
+        ("active", "entered-in-error", "entered-in-error"),
+        ("resolved", "confirmed", "resolved"),
+    ],
+)
+def test_chart_strikes_through_refuted_and_resolved_allergies(
+    clinical: str, verification: str, status: str
+) -> None:
+    allergy = {
+        "resourceType": "AllergyIntolerance",
+        "id": "a1",
+        "code": {"text": "Iohexol"},
+        "clinicalStatus": {"coding": [{"code": clinical}]},
+        "verificationStatus": {"coding": [{"code": verification}]},
+    }
+    request = _with_prefetch("32-lsb-contrast-allergy", allergies=_bundle(allergy))
+    [row] = sandbox_fixtures.chart(request).allergies.rows
+    assert (row.text, row.status, row.active) == ("Iohexol", status, False)
+
+
+def test_chart_shows_the_latest_inr_and_platelets_as_the_lab_reported_them() -> None:
+    chart = sandbox_fixtures.chart(fixture_request("33-lsb-warfarin-inr"))
+    rows = [(r.text, r.when, r.detail) for r in chart.labs.rows]
+    inr = ("INR", "2026-11-20", "1.1, flagged Normal, reference range 0.8 to 1.2")
+    assert inr in rows  # the UCUM annotation {INR} names no unit, so none is shown
+    assert len(rows) == 2 and rows[1][0] == "Platelet count" and "10*3/uL" in rows[1][2]
+
+
+def test_chart_labs_keep_a_test_the_rules_do_not_read() -> None:
+    sodium = {
+        "resourceType": "Observation",
+        "id": "na",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "2951-2"}], "text": "Sodium"},
+        "effectiveDateTime": "2026-11-01T08:00:00Z",
+        "valueQuantity": {"value": 139, "comparator": "<", "unit": "mmol/L"},
+    }
+    request = _with_prefetch("33-lsb-warfarin-inr", observations=_bundle(sodium))
+    [row] = sandbox_fixtures.chart(request).labs.rows
+    assert (row.text, row.when, row.detail) == ("Sodium", "2026-11-01", "<139 mmol/L")
+
+
+def test_chart_record_sections_say_what_could_not_be_read() -> None:
+    outcome = {"resourceType": "OperationOutcome", "issue": []}
+    request = _with_prefetch(
+        "33-lsb-warfarin-inr",
+        allergies=outcome,
+        observations="garbage",
+        completedServiceRequests=outcome,
+    )
+    chart = sandbox_fixtures.chart(request)
+    assert "could not be fetched" in chart.allergies.problem and not chart.allergies.rows
+    assert chart.labs.problem == "not readable"
+    assert "completed orders could not be fetched" in chart.procedures.problem
+    del request["prefetch"]["allergies"]
+    assert sandbox_fixtures.chart(request).allergies.note == "not supplied in prefetch"
+
+
+def test_chart_record_sections_of_the_heavy_patient_say_how_many_more() -> None:
+    chart = sandbox_fixtures.chart(fixture_request("27-heavy-patient"))
+    assert len(chart.procedures.rows) == sandbox_fixtures.CHART_LIMIT
+    assert chart.procedures.more > 0 and chart.allergies.more > 0
+
+
+def test_booking_chart_shows_the_earlier_block_and_the_allergy() -> None:
+    chart = sandbox_fixtures.chart(fixture_request("48-book-second-block-contrast-allergy"))
+    assert [(r.code, r.when) for r in chart.procedures.rows] == [("64520", "2026-11-23")]
+    assert chart.allergies.rows[0].code == "293637006"
+    assert chart.labs.note == "not read by this hook" and chart.appointments

@@ -257,6 +257,31 @@ def test_selecting_the_block_itself_warns_critically(page: Page) -> None:
     expect(card.locator("[data-accepted]")).to_contain_text("ServiceRequest/sandbox-lsb")
 
 
+def test_chart_shows_procedures_allergies_and_labs(page: Page) -> None:
+    """The record's own procedures, allergies and labs, beside the cards made from them."""
+    open_patient(page, "31-crps-therapy-tried")
+    procedures = page.locator(".chart-list[data-list=procedures] li")
+    expect(procedures).to_have_count(2)
+    expect(procedures.first).to_contain_text("facet joint")
+    expect(procedures.first.locator("time")).to_have_text("2026-08-12")
+    expect(procedures.nth(1)).to_contain_text("Physical therapy")
+    expect(page.locator("section.chart")).to_contain_text("none on record")
+
+    open_patient(page, "32-lsb-contrast-allergy")
+    allergy = page.locator(".chart-list[data-list=allergies] li")
+    expect(allergy).to_contain_text("Allergy to contrast media")
+    expect(allergy).to_contain_text("criticality high")
+    expect(allergy).to_contain_text("Hives and wheezing after a CT scan")
+    expect(allergy).to_have_class("active")
+
+    open_patient(page, "33-lsb-warfarin-inr")
+    inr = page.locator(".chart-list[data-list=labs] li").filter(has_text="INR")
+    expect(inr).to_contain_text("1.1, flagged Normal")
+    expect(inr.locator("time")).to_have_text("2026-11-20")
+    assert "{INR}" not in inr.inner_text()  # a UCUM annotation is not a unit a person reads
+    expect(page.locator(".chart-list[data-list=labs]")).to_contain_text("Platelet count")
+
+
 def test_booking_with_the_date_picker(page: Page) -> None:
     """appointment-book: too soon on the fixture's date; the earliest date the card names
     clears it, and the follow-up can be accepted (the server's clock is FIXTURE_NOW)."""

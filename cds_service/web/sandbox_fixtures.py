@@ -20,6 +20,8 @@ from cds_service.facts.conditions import is_current
 from cds_service.facts.orders import is_lsb
 from cds_service.fhir_time import parse_instant
 from cds_service.knowledge import load_knowledge
+from cds_service.web import sandbox_records
+from cds_service.web.sandbox_records import ChartList, ChartRow
 
 # The repository's fixtures, found beside the package in a source checkout (`pip install -e`).
 DEFAULT_FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "requests"
@@ -37,22 +39,6 @@ class Fixture:
 
     def request(self) -> dict[str, Any]:
         return _read(self.path)
-
-
-@dataclass
-class ChartRow:
-    text: str
-    code: str = ""
-    status: str = ""
-    active: bool = True
-
-
-@dataclass
-class ChartList:
-    rows: list[ChartRow] = field(default_factory=list)
-    more: int = 0  # rows not shown
-    problem: str = ""  # why the list could not be read (shown as a warning)
-    note: str = ""  # e.g. "none on record"
 
 
 @dataclass
@@ -79,6 +65,9 @@ class Chart:
     medications: ChartList
     orders: list[Order]
     appointments: list[Booked] = field(default_factory=list)
+    procedures: ChartList = field(default_factory=ChartList)
+    allergies: ChartList = field(default_factory=ChartList)
+    labs: ChartList = field(default_factory=ChartList)
 
 
 @cache
@@ -133,6 +122,46 @@ def _summarise(rows: list[ChartRow], problem: str) -> ChartList:
     rows.sort(key=lambda r: not r.active)  # active first, like a problem list
     note = "" if rows or problem else "none on record"
     return ChartList(rows[:CHART_LIMIT], max(0, len(rows) - CHART_LIMIT), problem, note)
+
+
+def _read_section(
+    prefetch: dict[str, Any], key: str, kind: str, booking: bool
+) -> tuple[list[dict[str, Any]], str] | ChartList:
+    """The `kind` resources under `key` and why they could not be read, or a ChartList
+    saying the prefetch has no such key."""
+    if key not in prefetch:
+        return ChartList(note="not read by this hook" if booking else "not supplied in prefetch")
+    return _resources(prefetch[key], (kind,))
+
+
+def _procedures(prefetch: dict[str, Any], booking: bool) -> ChartList:
+    done = _read_section(prefetch, "procedures", "Procedure", booking)
+    ordered = _read_section(prefetch, "completedServiceRequests", "ServiceRequest", booking)
+    if isinstance(done, ChartList) and isinstance(ordered, ChartList):
+        return done
+    found: dict[str, list[dict[str, Any]]] = {}
+    problems = []
+    for label, read in (("procedures", done), ("completed orders", ordered)):
+        resources, problem = ([], "") if isinstance(read, ChartList) else read
+        found[label] = resources
+        if problem:
+            problems.append(f"{label} {problem}")
+    rows = sandbox_records.procedure_rows(found["procedures"], found["completed orders"])
+    return _summarise(rows, "; ".join(problems))
+
+
+def _allergies(prefetch: dict[str, Any], booking: bool) -> ChartList:
+    read = _read_section(prefetch, "allergies", "AllergyIntolerance", booking)
+    if isinstance(read, ChartList):
+        return read
+    return _summarise(sandbox_records.allergy_rows(read[0]), read[1])
+
+
+def _labs(prefetch: dict[str, Any], booking: bool) -> ChartList:
+    read = _read_section(prefetch, "observations", "Observation", booking)
+    if isinstance(read, ChartList):
+        return read
+    return _summarise(sandbox_records.lab_rows(read[0]), read[1])
 
 
 def _conditions(prefetch: dict[str, Any]) -> ChartList:
@@ -259,6 +288,9 @@ def chart(request: dict[str, Any]) -> Chart:
         medications=_medications(prefetch),
         orders=[] if booking else orders(request),
         appointments=appointments(request) if booking else [],
+        procedures=_procedures(prefetch, booking),
+        allergies=_allergies(prefetch, booking),
+        labs=_labs(prefetch, booking),
     )
 
 
@@ -312,9 +344,7 @@ def block_order(context: dict[str, Any]) -> dict[str, Any]:
     return resource
 
 
-def build_request(
-    request: dict[str, Any], order: str, hook: str, day: str = ""
-) -> dict[str, Any]:
+def build_request(request: dict[str, Any], order: str, hook: str, day: str = "") -> dict[str, Any]:
     """The fixture's request for `hook` with `order` selected (order-select) or on the pad;
     appointment-book fixtures with their first appointment on `day`.
 
