@@ -26,6 +26,9 @@ class HookCall:
     fhir_server: str | None = None
     fhir_authorization: FhirAuthorization | None = None
     received_at: datetime | None = None  # the service's clock when the call arrived (UTC)
+    # time.monotonic() when the request reached the app, before its body was read: the FHIR
+    # fetch budget counts from here, so the time spent reading and parsing is part of it.
+    arrived: float | None = None
 
     @property
     def patient_id(self) -> str:

@@ -47,6 +47,15 @@ FEEDBACK = Counter(
 HOOK_PREFIX = "/cds-services/"
 
 
+def open_series(service_ids: Iterable[str], card_kinds: Iterable[str]) -> None:
+    """Creates the series a worker's calls write (each one a file in multiprocess mode) before
+    it takes traffic, at zero: nothing is counted, and no call pays for opening them."""
+    for service in service_ids:
+        HOOK_CALLS.labels(service, "200")
+    for kind in card_kinds:
+        CARDS.labels(kind)
+
+
 def observe_hook_calls(app: WsgiApp, service_ids: Iterable[str]) -> WsgiApp:
     """Wraps the app: times each hook call (POST /cds-services/{id}) and counts it by service
     and status. Unknown ids count as "unknown", so a caller cannot grow the label set."""

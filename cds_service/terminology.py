@@ -7,7 +7,7 @@ matches by system and code, never by display text.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,37 +64,44 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def codings(concept: Any) -> Iterator[dict[str, Any]]:
-    """The well-formed codings of a CodeableConcept-shaped value; anything else yields nothing."""
+def codings(concept: Any) -> list[dict[str, Any]]:
+    """The well-formed codings of a CodeableConcept-shaped value; anything else gives none.
+    (A list, not a generator: it runs for every record of a heavy patient.)"""
     if not isinstance(concept, dict):
-        return
-    for coding in as_list(concept.get("coding")):
-        if (
-            isinstance(coding, dict)
-            and isinstance(coding.get("system"), str)
-            and isinstance(coding.get("code"), str)
-        ):
-            yield coding
+        return []
+    found = concept.get("coding")
+    if not isinstance(found, list):
+        return []
+    return [
+        c
+        for c in found
+        if isinstance(c, dict)
+        and isinstance(c.get("system"), str)
+        and isinstance(c.get("code"), str)
+    ]
 
 
-def _texts(concept: Any) -> list[str]:
+def concept_texts(concept: Any) -> list[str]:
+    """Each distinct text of a CodeableConcept (its text, then its displays), stripped."""
     if not isinstance(concept, dict):
         return []
     parts = [concept.get("text")]
-    parts += [c.get("display") for c in as_list(concept.get("coding")) if isinstance(c, dict)]
+    coding = concept.get("coding")
+    if isinstance(coding, list):
+        parts += [c.get("display") for c in coding if isinstance(c, dict)]
     unique: dict[str, str] = {}
     for part in parts:
-        if isinstance(part, str) and part.strip():
-            unique.setdefault(part.strip().lower(), part.strip())
+        if isinstance(part, str) and (stripped := part.strip()):
+            unique.setdefault(stripped.lower(), stripped)
     return list(unique.values())
 
 
 def concept_text(concept: Any) -> str:
     """All human-readable text of a CodeableConcept (its text and displays), for name matching."""
-    return " | ".join(_texts(concept))
+    return " | ".join(concept_texts(concept))
 
 
 def concept_label(concept: Any) -> str:
     """The one phrase to show a clinician: the concept's text, else its first display."""
-    texts = _texts(concept)
+    texts = concept_texts(concept)
     return texts[0] if texts else ""

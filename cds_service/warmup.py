@@ -21,10 +21,13 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from cards import render_card
+from cards.render import kinds as card_kinds
 from cds_service import services
 from cds_service.api.schemas import HOOK_REQUEST
 from cds_service.data.loader import load_record
 from cds_service.knowledge import Knowledge, load_knowledge
+from cds_service.metrics import open_series
+from cds_service.quieting import Quieting
 
 log = logging.getLogger(__name__)
 PATIENT = "warm-up"
@@ -141,9 +144,14 @@ def warm_up(app: Flask) -> list[str]:
 def warm_worker(app: Flask) -> None:
     """In each worker after the fork, before it accepts: what a process opens for itself (its
     database connections) and what it builds lazily on first use."""
+    open_series([s.id for s in services.ALL], card_kinds())
     warm_up(app)
     try:
         with app.extensions["cds_db"].connect() as connection:
             connection.execute(text("SELECT 1"))
+        # The quieting lookup every call makes: its statement compiled, its connection open.
+        quieting: Quieting | None = app.extensions.get("cds_quieting")
+        if quieting is not None:
+            quieting.quieted_kinds(quieting.policy.kinds, PATIENT)
     except SQLAlchemyError as exc:  # /readyz reports it; calls still get their cards
         log.warning("worker start: database not reachable: %s", type(exc).__name__)

@@ -240,6 +240,17 @@ def test_an_entered_in_error_result_is_ignored(client: FlaskClient) -> None:
     assert "INR: 2.6" in text(post(client, body)["lsb-bleeding-risk"])
 
 
+def test_a_latest_result_that_is_not_valid_fhir_is_passed_over_for_the_one_before(
+    client: FlaskClient,
+) -> None:
+    body = request("33-lsb-warfarin-inr")
+    for entry in body["prefetch"]["observations"]["entry"]:
+        if entry["resource"]["id"] == "f33-inr":
+            entry["resource"]["effectiveDateTime"] = "2026-11-20T25:00:00Z"  # no such hour
+    card = post(client, body)["lsb-bleeding-risk"]
+    assert "INR: 2.6" in text(card) and "INR: 1.1" not in text(card)
+
+
 def test_inr_is_shown_only_for_drugs_whose_hold_asks_for_it(client: FlaskClient) -> None:
     body = request("16-lsb-selected-aspirin")
     add(

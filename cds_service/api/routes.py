@@ -4,6 +4,7 @@ service or a new drug needs no change here."""
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -56,12 +57,13 @@ def wrong_method(service_id: str) -> None:
 
 @bp.post("/cds-services/<service_id>")
 def call_service(service_id: str) -> dict[str, Any]:
+    arrived = time.monotonic()
     service = lookup_service(service_id)
     body = read_json_body()
     if not isinstance(body, dict):
         raise CdsError(400, "The request body must be a JSON object.")
     try:
-        call = HOOK_REQUEST.load(body)
+        call = replace(HOOK_REQUEST.load(body), arrived=arrived)
     except ValidationError as exc:
         raise CdsError(400, "The hook request is invalid.", flatten(exc.messages)) from None
     if call.hook != service.hook:

@@ -125,7 +125,7 @@ class FhirRecordFetcher:
             base_url=base_url,
             token=auth.access_token if auth else None,
             patient_id=call.patient_id,
-            deadline=Deadline(self.settings.fhir_budget_ms / 1000),
+            deadline=Deadline(self.settings.fhir_budget_ms / 1000, start=call.arrived),
         )
         outcomes = self._fetch_lists(record, templates, call, query)
         outcomes += self._read_medications(record, call, query)

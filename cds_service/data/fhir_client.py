@@ -66,8 +66,9 @@ class Failure:
 class Deadline:
     """The end of the time budget of one hook call's fetch, shared by all its requests."""
 
-    def __init__(self, seconds: float) -> None:
-        self.end = time.monotonic() + seconds
+    def __init__(self, seconds: float, start: float | None = None) -> None:
+        """`start`: when the budget began (time.monotonic()), if before now."""
+        self.end = (time.monotonic() if start is None else start) + seconds
 
     def remaining(self) -> float:
         return max(0.0, self.end - time.monotonic())

@@ -16,7 +16,7 @@ from cds_service.data.validation import validation_error
 from cds_service.facts.dates import instructions_text, record_date
 from cds_service.facts.model import DrugFact, Origin, Problem, SupportFact
 from cds_service.knowledge import Drug, DrugMatch, Knowledge
-from cds_service.terminology import CodeKey, codings, concept_label, concept_text
+from cds_service.terminology import CodeKey, codings, concept_texts
 
 
 @dataclass(frozen=True)
@@ -41,15 +41,17 @@ def medication_concept(resource: Resource, record: PatientRecord) -> MedicationC
     if not isinstance(concept, dict):
         return "it names no medication"
     keys = tuple((c["system"], c["code"]) for c in codings(concept))
-    text = concept_text(concept)
-    if not keys and not text:
+    texts = concept_texts(concept)
+    if not keys and not texts:
         return "its medication has neither a code nor text"
-    return MedicationConcept(keys, text, concept_label(concept))
+    return MedicationConcept(keys, " | ".join(texts), texts[0] if texts else "")
 
 
-def match_drugs(concept: MedicationConcept, kn: Knowledge) -> list[tuple[Drug, str]]:
-    """Antithrombotic drugs named by a medication: by code first, then by name in text."""
-    keys = [kn.systems.key(s, c) for s, c in concept.keys]
+def match_drugs(
+    concept: MedicationConcept, keys: list[CodeKey], kn: Knowledge
+) -> list[tuple[Drug, str]]:
+    """Antithrombotic drugs named by a medication (`keys`: its codes, normalised): by code
+    first, then by name in text."""
     found: dict[str, tuple[Drug, str]] = {}
     for key in keys:
         match: DrugMatch | None = kn.drug_by_code.get(key)
@@ -110,7 +112,8 @@ def read_medications(
             continue
         counts = _counts(resource, kn)
         status = str(resource.get("status") or "not recorded")
-        matches = match_drugs(concept, kn)
+        keys = [kn.systems.key(s, c) for s, c in concept.keys]
+        matches = match_drugs(concept, keys, kn)
         if matches:  # heparin keeping a catheter open is not anticoagulation
             instructions = instructions_text(resource)
             matches = [
@@ -128,7 +131,6 @@ def read_medications(
                 drugs.append(DrugFact(drug, how, recorded_as, status, origin, recorded_on, stale))
         if not collect_support:
             continue
-        keys = [kn.systems.key(s, c) for s, c in concept.keys]
         for group in kn.support_groups(keys, concept.text):
             current = bool(counts)
             support.append(SupportFact(group.label, concept.label or group.label, current, origin))

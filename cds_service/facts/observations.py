@@ -13,6 +13,7 @@ from cds_service.data.validation import validation_error
 from cds_service.facts.dates import event_date
 from cds_service.facts.model import LabFact, Origin, Problem
 from cds_service.knowledge import Knowledge
+from cds_service.knowledge.labs import Lab
 from cds_service.terminology import as_list, codings, concept_label
 
 WHERE = "laboratory results"
@@ -72,12 +73,35 @@ def _reference_range(observation: Resource) -> str | None:
     return None
 
 
+def _lab_fact(
+    observation: Resource, lab: Lab, value: tuple[str, str | None], when: str | None, origin: Origin
+) -> LabFact:
+    interpretation = next(
+        (t for i in as_list(observation.get("interpretation")) if (t := concept_label(i))),
+        None,
+    )
+    return LabFact(
+        lab=lab,
+        value=value[0],
+        unit=value[1],
+        when=when[:10] if when else None,
+        interpretation=interpretation,
+        reference_range=_reference_range(observation),
+        status=str(observation["status"]),
+        origin=origin,
+    )
+
+
 def read_labs(
     observations: Iterable[Resource], kn: Knowledge
 ) -> tuple[dict[str, LabFact], list[Problem]]:
-    latest: dict[str, LabFact] = {}
-    problems: list[Problem] = []
-    for observation in observations:
+    """The latest reported result of each lab. A heavy record holds hundreds of results and
+    only the latest of each is shown, so results are validated newest first, per lab, until one
+    is valid: an invalid newer result is named as a problem (and the next is shown), an older
+    one is never read."""
+    candidates: dict[str, list[tuple[str, int, Resource, tuple[str, str | None]]]] = {}
+    labs: dict[str, Lab] = {}
+    for index, observation in enumerate(observations):
         if observation.get("resourceType") != "Observation":
             continue
         status = observation.get("status")
@@ -94,26 +118,20 @@ def read_labs(
         value = _value(observation) if lab else None
         if lab is None or value is None:
             continue
-        origin = Origin(f"Observation/{observation.get('id', '?')}", WHERE)
-        if error := validation_error(observation):
-            problems.append(Problem(origin.reference, error, False, "labs"))
-            continue
         when = event_date(observation, "effectiveDateTime", "effectivePeriod", "issued")
-        current = latest.get(lab.id)
-        if current is not None and (current.when or "") >= (when or ""):
-            continue
-        interpretation = next(
-            (t for i in as_list(observation.get("interpretation")) if (t := concept_label(i))),
-            None,
-        )
-        latest[lab.id] = LabFact(
-            lab=lab,
-            value=value[0],
-            unit=value[1],
-            when=when[:10] if when else None,
-            interpretation=interpretation,
-            reference_range=_reference_range(observation),
-            status=str(observation["status"]),
-            origin=origin,
-        )
+        labs[lab.id] = lab
+        candidates.setdefault(lab.id, []).append((when or "", index, observation, value))
+    latest: dict[str, LabFact] = {}
+    problems: list[Problem] = []
+    for lab_id, results in candidates.items():
+        # Newest first; of results on the same date, the first in the record.
+        for when, _, observation, value in sorted(
+            results, key=lambda r: (r[0], -r[1]), reverse=True
+        ):
+            origin = Origin(f"Observation/{observation.get('id', '?')}", WHERE)
+            if error := validation_error(observation):
+                problems.append(Problem(origin.reference, error, False, "labs"))
+                continue
+            latest[lab_id] = _lab_fact(observation, labs[lab_id], value, when or None, origin)
+            break
     return latest, problems

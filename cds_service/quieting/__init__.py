@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from flask import Flask
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -41,6 +41,19 @@ Clock = Callable[[], datetime]
 SECRET_SETTING = "CDS_PATIENT_KEY_SECRET"
 # Development mode only (synthetic patients): a published secret, so never one to deploy.
 DEVELOPMENT_SECRET = b"development-only: quieting keys are not secret in development mode"
+
+
+_QUIETED = QuietedCard.__table__.c
+# Built once: the statement and its cache key are the same on every call.
+QUIETED_KINDS = (
+    select(_QUIETED.kind)
+    .where(
+        _QUIETED.patient_key == bindparam("key"),
+        _QUIETED.kind.in_(bindparam("kinds", expanding=True)),
+        _QUIETED.quiet_until > bindparam("now", type_=_QUIETED.quiet_until.type),
+    )
+    .distinct()
+)
 
 
 def utc_now() -> datetime:
@@ -88,6 +101,7 @@ class Quieting:
         self, engine: Engine, policy: QuietingPolicy, secret: bytes, clock: Clock = utc_now
     ) -> None:
         self.engine = engine
+        self._reader = reader(engine)
         self.policy = policy
         self._secret = secret
         self.clock = clock
@@ -100,25 +114,25 @@ class Quieting:
         kinds = {d.kind for d in decisions} & self.policy.kinds
         if not kinds:
             return list(decisions)
+        quiet = self.quieted_kinds(kinds, key)
+        if quiet:
+            log.info("quieted on an earlier answer: %s", ",".join(sorted(quiet)))
+        return [d for d in decisions if d.kind not in quiet]
+
+    def quieted_kinds(self, kinds: Iterable[str], key: str) -> set[str]:
+        """Which of `kinds` this patient's answers quiet now; none when the lookup fails."""
+        # Core on a connection, not an ORM session: the lookup runs on every call that could
+        # show a quietable card, and the session's bookkeeping cost more than the query.
         try:
-            with Session(reader(self.engine)) as session:
-                quiet = set(
-                    session.scalars(
-                        select(QuietedCard.kind)
-                        .where(
-                            QuietedCard.patient_key == key,
-                            QuietedCard.kind.in_(kinds),
-                            QuietedCard.quiet_until > self.clock(),
-                        )
-                        .distinct()
+            with self._reader.connect() as connection:
+                return set(
+                    connection.scalars(
+                        QUIETED_KINDS, {"key": key, "kinds": sorted(kinds), "now": self.clock()}
                     )
                 )
         except SQLAlchemyError as exc:
             log.error("quieting lookup failed (%s): every card is shown", type(exc).__name__)
-            return list(decisions)
-        if quiet:
-            log.info("quieted on an earlier answer: %s", ",".join(sorted(quiet)))
-        return [d for d in decisions if d.kind not in quiet]
+            return set()
 
     def keys_to_store(self, cards: Iterable[Mapping[str, Any]], key: str) -> dict[str, str]:
         """Card uuid -> patient key, for the kinds that can be quieted only: no other card

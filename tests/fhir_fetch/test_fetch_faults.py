@@ -13,6 +13,8 @@ import time
 import pytest
 from flask.testing import FlaskClient
 
+from cds_service.data.fhir_client import Deadline
+
 from .conftest import MakeClient
 from .support import (
     card,
@@ -198,3 +200,11 @@ def test_a_server_that_ignores_the_patient_filter_is_not_believed(
     ehr.behave(status=200, body=other_patient, path_contains="/fhir/Condition")
     response = post(client, fetching(TYPICAL, ehr.base_url))
     assert "returned records of another patient" in diagnostics(response, 412)
+
+
+def test_the_budget_counts_from_when_the_call_arrived() -> None:
+    """Time spent before the fetch (reading and parsing the body, waiting for the worker) is
+    part of the budget: a call that arrived a budget ago has no time left to fetch."""
+    now = time.monotonic()
+    assert Deadline(0.4, start=now - 1.0).remaining() == 0
+    assert Deadline(0.4, start=now - 0.1).end == pytest.approx(now + 0.3)
