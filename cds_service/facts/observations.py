@@ -20,13 +20,13 @@ WHERE = "laboratory results"
 REPORTED = {"final", "amended", "corrected", "preliminary"}  # FHIR R4 observation-status
 
 
-def _number(value: object) -> str | None:
+def number_text(value: object) -> str | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return f"{value:g}"
 
 
-def _unit(quantity: dict) -> str | None:
+def unit_text(quantity: dict) -> str | None:
     """The unit as a person reads it. A UCUM annotation alone (`{INR}`, `{ratio}`) names no
     unit, so it is not shown: an INR is a bare number."""
     unit = quantity.get("unit") or quantity.get("code")
@@ -39,20 +39,20 @@ def _unit(quantity: dict) -> str | None:
 def _quantity_text(quantity: object) -> str | None:
     if not isinstance(quantity, dict):
         return None
-    number = _number(quantity.get("value"))
+    number = number_text(quantity.get("value"))
     if number is None:
         return None
-    unit = _unit(quantity)
+    unit = unit_text(quantity)
     return f"{number} {unit}" if unit else number
 
 
 def _value(observation: Resource) -> tuple[str, str | None] | None:
     quantity = observation.get("valueQuantity")
-    if isinstance(quantity, dict) and (number := _number(quantity.get("value"))) is not None:
+    if isinstance(quantity, dict) and (number := number_text(quantity.get("value"))) is not None:
         comparator = quantity.get("comparator")
         if isinstance(comparator, str):
             number = f"{comparator}{number}"
-        return number, _unit(quantity)
+        return number, unit_text(quantity)
     text = observation.get("valueString")
     if isinstance(text, str) and text.strip():
         return text.strip(), None

@@ -22,7 +22,7 @@ WHEN = {
 }
 
 
-def _based_on(procedures: Iterable[Resource]) -> set[str]:
+def fulfilled_requests(procedures: Iterable[Resource]) -> set[str]:
     """`ServiceRequest/<id>` of the requests that a Procedure says it fulfilled."""
     refs = set()
     for procedure in procedures:
@@ -52,7 +52,8 @@ def read_procedures(
     amputations: list[AmputationFact] = []
     problems: list[Problem] = []
     history = kn.procedure_history
-    done_elsewhere = _based_on(r for r, _ in sources if r.get("resourceType") == "Procedure")
+    procedures = (r for r, _ in sources if r.get("resourceType") == "Procedure")
+    done_elsewhere = fulfilled_requests(procedures)
     for resource, where in sources:
         kind = resource.get("resourceType")
         if not isinstance(kind, str) or kind not in WHEN or not _counts(resource, kn):

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cds_service.facts.dates import event_date
-from cds_service.facts.procedures import WHEN
+from cds_service.facts.observations import number_text, unit_text
+from cds_service.facts.procedures import WHEN, fulfilled_requests
 from cds_service.knowledge import load_knowledge
 from cds_service.terminology import as_list, concept_label
 
@@ -35,25 +36,10 @@ class ChartList:
     note: str = ""  # e.g. "none on record"
 
 
-def _number(value: object) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return f"{value:g}"
-
-
-def unit_text(quantity: dict[str, Any]) -> str:
-    """The unit as a person reads it: a UCUM annotation alone (`{INR}`) names no unit."""
-    unit = quantity.get("unit") or quantity.get("code")
-    if not isinstance(unit, str) or not unit.strip():
-        return ""
-    unit = unit.strip()
-    return "" if unit.startswith("{") and unit.endswith("}") else unit
-
-
 def value_text(observation: dict[str, Any]) -> str:
     """The result as the lab reported it: number, comparator and unit, or its text."""
     quantity = observation.get("valueQuantity")
-    if isinstance(quantity, dict) and (number := _number(quantity.get("value"))) is not None:
+    if isinstance(quantity, dict) and (number := number_text(quantity.get("value"))) is not None:
         comparator = quantity.get("comparator")
         number = f"{comparator}{number}" if isinstance(comparator, str) else number
         unit = unit_text(quantity)
@@ -71,24 +57,13 @@ def _day(resource: dict[str, Any], *fields: str) -> str:
     return when[:10] if when else ""
 
 
-def _based_on(procedures: list[dict[str, Any]]) -> set[str]:
-    refs = set()
-    for procedure in procedures:
-        for ref in as_list(procedure.get("basedOn")):
-            value = ref.get("reference") if isinstance(ref, dict) else None
-            parts = value.rstrip("/").split("/") if isinstance(value, str) else []
-            if len(parts) >= 2:
-                refs.add(f"{parts[-2]}/{parts[-1]}")
-    return refs
-
-
 def procedure_rows(
     procedures: list[dict[str, Any]], requests: list[dict[str, Any]]
 ) -> list[ChartRow]:
     """Procedures, and completed ServiceRequests that no Procedure records (`basedOn`), latest
     first; a procedure not done (e.g. not-done, entered-in-error) is shown inactive."""
     counts = load_knowledge().procedure_history.counts
-    done_elsewhere = _based_on(procedures)
+    done_elsewhere = fulfilled_requests(procedures)
     listed = [(p, str(p.get("status") or ""), "") for p in procedures]
     for request in requests:
         if f"ServiceRequest/{request.get('id')}" in done_elsewhere:
