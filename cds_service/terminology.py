@@ -81,6 +81,14 @@ def codings(concept: Any) -> list[dict[str, Any]]:
     ]
 
 
+def first_code(concept: Any) -> str | None:
+    """The code of a concept's first coding: how FHIR status concepts (clinicalStatus,
+    verificationStatus) are read."""
+    for coding in codings(concept):
+        return str(coding["code"])
+    return None
+
+
 def concept_texts(concept: Any) -> list[str]:
     """Each distinct text of a CodeableConcept (its text, then its displays), stripped."""
     if not isinstance(concept, dict):

@@ -12,22 +12,16 @@ from cds_service.data.record import Resource
 from cds_service.data.validation import validation_error
 from cds_service.facts.model import AllergyFact, Origin, Problem
 from cds_service.knowledge import Knowledge
-from cds_service.terminology import as_list, codings, concept_label, concept_text
+from cds_service.terminology import as_list, codings, concept_label, concept_text, first_code
 
 WHERE = "allergy list"
 
 
-def _status(concept: object) -> str | None:
-    for coding in codings(concept):
-        return str(coding["code"])
-    return None
-
-
 def _counts(allergy: Resource, kn: Knowledge) -> bool:
     rules = kn.allergies
-    if _status(allergy.get("verificationStatus")) in rules.excluded_verification:
+    if first_code(allergy.get("verificationStatus")) in rules.excluded_verification:
         return False
-    clinical = _status(allergy.get("clinicalStatus"))
+    clinical = first_code(allergy.get("clinicalStatus"))
     return rules.missing_status_counts if clinical is None else clinical in rules.active
 
 

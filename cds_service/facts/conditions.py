@@ -8,25 +8,19 @@ from cds_service.data.record import Resource
 from cds_service.data.validation import validation_error
 from cds_service.facts.model import AmputationFact, IndicationFact, Origin, Problem, SupportFact
 from cds_service.knowledge import Knowledge
-from cds_service.terminology import Code, as_list, codings, concept_label
+from cds_service.terminology import Code, as_list, codings, concept_label, first_code
 
 WHERE = "problem list"
 
 
-def _status_code(concept: object) -> str | None:
-    for coding in codings(concept):
-        return str(coding["code"])
-    return None
-
-
 def is_current(condition: Resource, kn: Knowledge) -> bool:
     rules = kn.rules
-    verification = _status_code(condition.get("verificationStatus"))
+    verification = first_code(condition.get("verificationStatus"))
     if verification in rules.condition_excluded_verification:
         return False
     if any(k.startswith("abatement") for k in condition):
         return False
-    clinical = _status_code(condition.get("clinicalStatus"))
+    clinical = first_code(condition.get("clinicalStatus"))
     if clinical is None:
         return rules.condition_missing_status_counts
     return clinical in rules.condition_active
@@ -36,9 +30,9 @@ def is_verified(condition: Resource, kn: Knowledge) -> bool:
     """Confirmed, or no verification status at all while the clinical status says active:
     enough to suggest an invasive procedure. Provisional and differential diagnoses are not."""
     rules = kn.rules
-    verification = _status_code(condition.get("verificationStatus"))
+    verification = first_code(condition.get("verificationStatus"))
     if verification is None:
-        return _status_code(condition.get("clinicalStatus")) in rules.suggestion_unverified_needs
+        return first_code(condition.get("clinicalStatus")) in rules.suggestion_unverified_needs
     return verification in rules.suggestion_verification
 
 
@@ -87,7 +81,7 @@ def read_conditions(
         if not is_current(condition, kn):
             continue
         verified = is_verified(condition, kn)
-        verification = _status_code(condition.get("verificationStatus"))
+        verification = first_code(condition.get("verificationStatus"))
         in_leg, site_side = lower_limb_site(condition, kn)
         for indication, code, laterality in matched:
             fit = indication.lsb

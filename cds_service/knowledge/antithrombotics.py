@@ -34,14 +34,16 @@ class Interval:
     high: int | None = None
     when: str | None = None  # the dose or situation it applies to: "therapeutic dose"
 
-    @property
-    def longest(self) -> timedelta:
-        n = self.high or self.value
+    def _span(self, n: int) -> timedelta:
         return timedelta(hours=n) if self.unit == "h" else timedelta(days=n)
 
     @property
+    def longest(self) -> timedelta:
+        return self._span(self.high or self.value)
+
+    @property
     def shortest(self) -> timedelta:
-        return timedelta(hours=self.value) if self.unit == "h" else timedelta(days=self.value)
+        return self._span(self.value)
 
 
 @dataclass(frozen=True)
