@@ -38,6 +38,7 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         autoescape=False,  # the output is Markdown, escaped by the `md` filter
+        auto_reload=False,  # templates change with a release, not while serving
         extensions=["jinja2.ext.do"],
     )
     env.filters["md"] = escape_markdown

@@ -33,6 +33,7 @@ def create_app(**overrides: Any) -> Flask:
     from cds_service import services
     from cds_service.api import health, routes
     from cds_service.api.errors import register_error_handlers
+    from cds_service.api.json_provider import OrjsonProvider
     from cds_service.config import ConfigError, Settings, clock_for
     from cds_service.data.fetcher import FhirRecordFetcher
     from cds_service.db import default_database_url, make_engine
@@ -45,9 +46,9 @@ def create_app(**overrides: Any) -> Flask:
 
     settings = Settings.from_env(**overrides)
     app = Flask(__name__)
+    app.json = OrjsonProvider(app)
     app.config["CDS_SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.json.sort_keys = False  # keep cards' fields in the spec's order
     logging.getLogger("cds_service").setLevel(logging.INFO)
     # A malformed knowledge release or clinic protocol stops start-up, not a later hook call.
     try:
