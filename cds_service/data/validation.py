@@ -2,14 +2,22 @@
 
 Validation costs about 0.1 ms a resource, so the service reads cheap fields first and validates
 only the records that matter. Error text names fields, never values: values can carry patient data.
+
+The verdict depends only on the resource's content, and an EHR sends the same records again and
+again (order-select fires at each change to an order, order-sign after it): verdicts are kept
+for the last `REMEMBERED` resources, keyed by a BLAKE2b digest of their JSON, so the digest and
+not the record stays in memory.
 """
 
 from __future__ import annotations
 
+import hashlib
+import threading
 import typing
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
@@ -55,8 +63,30 @@ def _models_in(annotation: Any) -> list[Any]:
 preload_models()
 
 
+REMEMBERED = 4096
+_verdicts: dict[bytes, str | None] = {}
+_verdicts_lock = threading.Lock()
+
+
 def validation_error(resource: dict[str, Any]) -> str | None:
     """None if the resource is valid R4, else a short description of what is wrong."""
+    try:
+        digest = hashlib.blake2b(orjson.dumps(resource), digest_size=16).digest()
+    except TypeError:  # not JSON (a caller's mistake): validated, not remembered
+        return _validate(resource)
+    try:
+        return _verdicts[digest]
+    except KeyError:
+        pass
+    verdict = _validate(resource)
+    with _verdicts_lock:
+        if len(_verdicts) >= REMEMBERED:
+            del _verdicts[next(iter(_verdicts))]  # the oldest
+        _verdicts[digest] = verdict
+    return verdict
+
+
+def _validate(resource: dict[str, Any]) -> str | None:
     kind = resource.get("resourceType")
     try:
         model = get_fhir_model_class(str(kind))
