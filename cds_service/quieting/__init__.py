@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from cards.render import kinds as card_kinds
 from cards.render import template
 from cds_service.config import ConfigError, Settings
-from cds_service.db import reader
+from cds_service.db.driver_query import DriverQuery
 from cds_service.decisions import CardDecision
 from cds_service.feedback.models import CardFeedback, IssuedCard
 from cds_service.hook_call import HookCall
@@ -44,12 +44,12 @@ DEVELOPMENT_SECRET = b"development-only: quieting keys are not secret in develop
 
 
 _QUIETED = QuietedCard.__table__.c
-# Built once: the statement and its cache key are the same on every call.
+# The kinds quiet now for one patient key (a handful of rows at most); which of them the
+# call could show is picked in Python, so the statement has one shape and compiles once.
 QUIETED_KINDS = (
     select(_QUIETED.kind)
     .where(
-        _QUIETED.patient_key == bindparam("key"),
-        _QUIETED.kind.in_(bindparam("kinds", expanding=True)),
+        _QUIETED.patient_key == bindparam("key", type_=_QUIETED.patient_key.type),
         _QUIETED.quiet_until > bindparam("now", type_=_QUIETED.quiet_until.type),
     )
     .distinct()
@@ -101,7 +101,7 @@ class Quieting:
         self, engine: Engine, policy: QuietingPolicy, secret: bytes, clock: Clock = utc_now
     ) -> None:
         self.engine = engine
-        self._reader = reader(engine)
+        self._lookup = DriverQuery(engine, QUIETED_KINDS)
         self.policy = policy
         self._secret = secret
         self.clock = clock
@@ -121,18 +121,14 @@ class Quieting:
 
     def quieted_kinds(self, kinds: Iterable[str], key: str) -> set[str]:
         """Which of `kinds` this patient's answers quiet now; none when the lookup fails."""
-        # Core on a connection, not an ORM session: the lookup runs on every call that could
-        # show a quietable card, and the session's bookkeeping cost more than the query.
+        # On the driver (db/driver_query.py): the lookup runs on every call that could show
+        # a quietable card.
         try:
-            with self._reader.connect() as connection:
-                return set(
-                    connection.scalars(
-                        QUIETED_KINDS, {"key": key, "kinds": sorted(kinds), "now": self.clock()}
-                    )
-                )
-        except SQLAlchemyError as exc:
+            rows = self._lookup.rows({"key": key, "now": self.clock()})
+        except (SQLAlchemyError, self._lookup.driver_error) as exc:
             log.error("quieting lookup failed (%s): every card is shown", type(exc).__name__)
             return set()
+        return {kind for (kind,) in rows} & set(kinds)
 
     def keys_to_store(self, cards: Iterable[Mapping[str, Any]], key: str) -> dict[str, str]:
         """Card uuid -> patient key, for the kinds that can be quieted only: no other card
