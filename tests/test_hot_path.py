@@ -1,0 +1,113 @@
+"""What the hot path's shortcuts must keep: verdicts, query results and responses exactly as
+the long way gives them."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from cds_service.api.json_provider import OrjsonProvider
+from cds_service.data import validation
+from cds_service.data.validation import validation_error
+from cds_service.db.driver_query import DriverQuery
+from cds_service.feedback.models import IssuedCard
+from cds_service.quieting import QUIETED_KINDS
+from cds_service.quieting.models import QuietedCard
+
+CONDITION: dict[str, Any] = {
+    "resourceType": "Condition",
+    "id": "c1",
+    "subject": {"reference": "Patient/p1"},
+    "code": {"text": "Complex regional pain syndrome of the left foot"},
+}
+
+
+def test_a_remembered_verdict_is_the_verdict() -> None:
+    broken = {**CONDITION, "onsetDateTime": "yesterday"}
+    first, again = validation_error(broken), validation_error(copy.deepcopy(broken))
+    assert first is not None and "onsetDateTime" in first
+    assert again == first
+    assert validation_error(CONDITION) is None
+    assert validation_error({**CONDITION, "subject": "Patient/p1"}) is not None  # changed: new
+
+
+def test_verdicts_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(validation, "REMEMBERED", 3)
+    monkeypatch.setattr(validation, "_verdicts", {})
+    for n in range(10):
+        validation_error({**CONDITION, "id": f"c{n}"})
+    assert len(validation._verdicts) == 3
+
+
+def test_a_resource_that_is_not_json_is_still_validated() -> None:
+    assert validation_error({**CONDITION, "id": object()}) is not None
+
+
+def test_the_driver_query_finds_what_a_connection_finds(
+    make_app: Callable[..., Flask], database_url: str
+) -> None:
+    """The quieting lookup on the driver: same rows, same datetime comparison, both backends."""
+    engine = make_app(database_url=database_url, dev_mode=True).extensions["cds_db"]
+    now = datetime(2026, 11, 25, 12, tzinfo=UTC)
+    quiets = [  # (card, patient key, kind, quiet until)
+        ("a", "k1", "lsb-suggestion", now + timedelta(days=1)),
+        ("b", "k1", "lsb-suggestion", now + timedelta(days=2)),  # the same kind twice
+        ("c", "k1", "lsb-series", now + timedelta(seconds=1)),
+        ("d", "k1", "lsb-referral", now),  # ends now: no longer quiet
+        ("e", "k2", "lsb-confirm-indication", now + timedelta(days=1)),  # another patient
+    ]
+    with Session(engine) as session, session.begin():
+        for uuid, key, kind, until in quiets:
+            session.add(IssuedCard(
+                uuid=uuid, service_id="lsb-order-select", hook_instance="h", kind=kind,
+                suggestion_uuids=[], override_reasons=[], issuer=None, tenant="t",
+                issued_at=now - timedelta(days=1), patient_key=key,
+            ))
+            session.flush()
+            session.add(QuietedCard(
+                card_uuid=uuid, patient_key=key, kind=kind, reason_code="r",
+                answered_at=now - timedelta(days=1), quiet_until=until, tenant="t",
+            ))
+    query = DriverQuery(engine, QUIETED_KINDS)
+    for key in ("k1", "k2", "k3"):
+        params = {"key": key, "now": now}
+        with engine.connect() as connection:
+            expected = sorted(connection.scalars(QUIETED_KINDS, params))
+        assert sorted(kind for (kind,) in query.rows(params)) == expected
+    assert sorted(k for (k,) in query.rows({"key": "k1", "now": now})) == [
+        "lsb-series", "lsb-suggestion"
+    ]
+
+
+def _json_app() -> Flask:
+    app = Flask(__name__)
+    app.json = OrjsonProvider(app)
+    return app
+
+
+def test_responses_keep_their_order_text_and_dates() -> None:
+    app = _json_app()
+    value = {"summary": "Höld apixaban – 2 days", "indicator": "warning", "uuid": "1",
+             "when": date(2026, 12, 11), "at": datetime(2026, 12, 11, 8, tzinfo=UTC)}
+    with app.app_context():
+        body = app.json.response(value).get_data()
+    assert list(json.loads(body)) == ["summary", "indicator", "uuid", "when", "at"]
+    assert "Höld apixaban – 2 days".encode() in body  # UTF-8, not \\u escapes
+    # Dates as Flask has always written them (HTTP dates), whichever encoder writes them.
+    assert json.loads(body)["when"] == "Fri, 11 Dec 2026 00:00:00 GMT"
+    assert json.loads(body)["at"] == "Fri, 11 Dec 2026 08:00:00 GMT"
+
+
+def test_what_orjson_refuses_is_still_written() -> None:
+    app = _json_app()
+    huge = 2**70
+    with app.app_context():
+        assert json.loads(app.json.response({"value": huge}).get_data()) == {"value": huge}
+        assert json.loads(app.json.dumps({"value": huge})) == {"value": huge}
