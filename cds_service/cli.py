@@ -57,9 +57,13 @@ def serve(args: argparse.Namespace) -> int:
     wsgi: Any = app
     if options.metrics_enabled:
         wsgi = by_listener(app, metrics_app(), options.metrics_port)
-    server.run(
-        wsgi, options, on_worker_start=lambda: warm_worker(app), on_worker_exit=issued.flush
-    )
+    try:
+        server.run(
+            wsgi, options, on_worker_start=lambda: warm_worker(app), on_worker_exit=issued.flush
+        )
+    except server.AddressInUse as exc:
+        print(f"cds-service: cannot start: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

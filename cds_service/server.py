@@ -14,6 +14,13 @@ must make progress within `read_timeout` seconds, else the connection is closed.
 The app is built once in the arbiter (`preload`), so each worker starts with the knowledge,
 card templates and FHIR models loaded and warmed, then forks: the first call to a worker costs
 what any other call costs.
+
+Each worker listens on its own socket (SO_REUSEPORT) and the kernel spreads new connections
+across them. With one socket shared by all workers, the worker that is already busy tends to
+win every accept: an EHR's 8 keep-alive connections all landed on one worker about one run in
+three, and that one core did all the work while the other idled. SO_REUSEPORT would also let a
+second copy of the service quietly share the port, so `run` first checks that the address is
+free and refuses to start if it is not.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -107,11 +115,14 @@ def run(
                 # finds it already read, and keeps the worker while the others wait.
                 gevent.sleep(0)
 
-    binds = [f"{options.host}:{options.port}"]
+    addresses = [(options.host, options.port)]
     if options.metrics_enabled:
         if options.metrics_port == options.port:
             raise ValueError("the metrics port must differ from the service port")
-        binds.append(f"{options.metrics_host}:{options.metrics_port}")
+        addresses.append((options.metrics_host, options.metrics_port))
+    for host, port in addresses:
+        check_free(host, port)
+    binds = [f"{host}:{port}" for host, port in addresses]
 
     class Server(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type hints
         def load_config(self) -> None:
@@ -123,6 +134,7 @@ def run(
             self.cfg.set("timeout", options.timeout)
             self.cfg.set("graceful_timeout", options.graceful_timeout)
             self.cfg.set("preload_app", True)
+            self.cfg.set("reuse_port", True)  # one listening socket per worker: see above
             self.cfg.set("control_socket_disable", True)  # unused; one shared path per user
             self.cfg.set("child_exit", _forget_worker_metrics)
             if on_worker_start is not None:
@@ -138,6 +150,22 @@ def run(
             return app
 
     Server().run()
+
+
+class AddressInUse(OSError):
+    pass
+
+
+def check_free(host: str, port: int) -> None:
+    """Raises AddressInUse if something listens on host:port already (another copy of the
+    service included: a bind without SO_REUSEPORT fails where theirs succeeded)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is not "in use"
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise AddressInUse(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
 def _forget_worker_metrics(_server: Any, worker: Any) -> None:

@@ -44,3 +44,15 @@ def fetching_call(fhir_server: str) -> dict[str, Any]:
     body.pop("prefetch")
     body["fhirServer"] = fhir_server
     return body
+
+
+def listening_sockets(port: int) -> int:
+    """How many IPv4 TCP sockets listen on `port` on this machine (Linux /proc/net/tcp)."""
+    listening = "0A"
+    with open("/proc/net/tcp", encoding="ascii") as table:
+        next(table)  # the header
+        return sum(
+            1
+            for line in table
+            if (fields := line.split())[1].endswith(f":{port:04X}") and fields[3] == listening
+        )

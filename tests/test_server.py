@@ -9,12 +9,19 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
 import requests
 from jwt_helpers import TestIssuer, write_trusted_clients
-from server_support import connect, fetching_call, read_until_closed, silent_fhir_server
+from server_support import (
+    connect,
+    fetching_call,
+    listening_sockets,
+    read_until_closed,
+    silent_fhir_server,
+)
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -27,6 +34,33 @@ from fixture_files import fixture_request
 pytestmark = pytest.mark.slow
 
 HOOK = "/cds-services/lsb-order-select"
+
+
+def test_each_worker_listens_on_its_own_socket() -> None:
+    """SO_REUSEPORT: the kernel spreads connections across the workers' sockets, instead of
+    the busiest worker winning every accept on one shared socket."""
+    port = free_port()
+    with served({"CDS_DEV_MODE": "1"}, port=port, workers=2):
+        deadline = time.monotonic() + 60  # the second worker may still be starting
+        while listening_sockets(port) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert listening_sockets(port) == 2
+
+
+def test_a_second_copy_on_a_port_in_use_refuses_to_start(tmp_path: Path) -> None:
+    port = free_port()
+    with served({"CDS_DEV_MODE": "1"}, port=port) as url:
+        second = subprocess.run(
+            [sys.executable, "-m", "cds_service.cli", "serve", "--port", str(port),
+             "--metrics-port", "0"],
+            env={**os.environ, "CDS_DEV_MODE": "1",
+                 "CDS_DATABASE_URL": f"sqlite:///{tmp_path}/second.sqlite3"},
+            capture_output=True, text=True, timeout=120,
+        )
+        assert second.returncode == 2
+        assert f"cannot start: cannot listen on 127.0.0.1:{port}" in second.stderr
+        assert listening_sockets(port) == 1  # the first copy's one worker, alone
+        assert requests.get(url + "/healthz", timeout=10).status_code == 200
 
 
 def test_an_idle_connection_is_closed_after_the_keepalive_timeout() -> None:
