@@ -7,6 +7,8 @@ SQLite in the instance folder by default (one process or one host); PostgreSQL b
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,10 +16,12 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import DateTime, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
 DEFAULT_SQLITE_NAME = "cds_service.sqlite3"
+SQLITE_LOCK_WAIT_S = 30.0  # how long a writer waits for another process's write lock
 
 
 class Base(DeclarativeBase):
@@ -71,7 +75,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # for the lock instead of failing, so several processes on one host lose nothing.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_LOCK_WAIT_S * 1000)}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
@@ -84,7 +88,28 @@ def _sqlite_begin(connection: Any) -> None:
     if connection.get_execution_options().get(READ_ONLY):
         connection.exec_driver_sql("BEGIN")
     else:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        _take_write_lock(connection.connection.driver_connection)
+
+
+def _take_write_lock(driver: sqlite3.Connection) -> None:
+    """BEGIN IMMEDIATE, waiting for another process's write lock in `time.sleep`, not in
+    SQLite's busy handler: that one sleeps inside C, and under gevent it stalled every
+    connection of the worker (retries of up to 100 ms). `time.sleep` lets them run."""
+    deadline = time.monotonic() + SQLITE_LOCK_WAIT_S
+    pause = 0.001
+    driver.execute("PRAGMA busy_timeout=0")
+    try:
+        while True:
+            try:
+                driver.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                    raise OperationalError("BEGIN IMMEDIATE", None, exc) from None
+            time.sleep(pause)
+            pause = min(pause * 2, 0.02)
+    finally:
+        driver.execute(f"PRAGMA busy_timeout={int(SQLITE_LOCK_WAIT_S * 1000)}")
 
 
 READ_ONLY = "cds_read_only"
