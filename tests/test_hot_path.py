@@ -15,9 +15,12 @@ from sqlalchemy.orm import Session
 
 from cds_service.api.json_provider import OrjsonProvider
 from cds_service.data import validation
+from cds_service.data.record import PatientRecord
 from cds_service.data.validation import validation_error
 from cds_service.db.driver_query import DriverQuery
+from cds_service.facts.medications import read_medications
 from cds_service.feedback.models import IssuedCard
+from cds_service.knowledge import load_knowledge
 from cds_service.quieting import QUIETED_KINDS
 from cds_service.quieting.models import QuietedCard
 
@@ -111,3 +114,41 @@ def test_what_orjson_refuses_is_still_written() -> None:
     with app.app_context():
         assert json.loads(app.json.response({"value": huge}).get_data()) == {"value": huge}
         assert json.loads(app.json.dumps({"value": huge})) == {"value": huge}
+
+
+HEPARIN = {
+    "coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "5224",
+                "display": "heparin"}],
+    "text": "heparin 5,000 units",
+}
+
+
+def _statement(ident: str, **fields: Any) -> dict[str, Any]:
+    return {"resourceType": "MedicationStatement", "id": ident, "status": "active",
+            "subject": {"reference": "Patient/p1"}, **fields}
+
+
+def test_a_medication_concept_read_once_is_still_judged_per_record() -> None:
+    """One concept on several statements: read once, but the dosage, status and Medication
+    each record has are still its own."""
+    flush = _statement("flush", medicationCodeableConcept=HEPARIN,
+                       dosage=[{"text": "10 units to flush the line daily"}])
+    treating = _statement("treating", medicationCodeableConcept=copy.deepcopy(HEPARIN))
+    stopped = _statement("stopped", medicationCodeableConcept=HEPARIN, status="stopped")
+    record = PatientRecord()
+    record.medications["Medication/w"] = {
+        "resourceType": "Medication", "id": "w", "code": {"text": "warfarin 5 mg"}}
+    record.medications["Medication/a"] = {
+        "resourceType": "Medication", "id": "a", "code": {"text": "apixaban 5 mg"}}
+    by_reference = [
+        _statement(f"ref-{m}", medicationReference={"reference": f"Medication/{m}"})
+        for m in ("w", "a")
+    ]
+    sources = [(r, "list") for r in (flush, treating, stopped, *by_reference)]
+    drugs, _, problems = read_medications(sources, record, load_knowledge())
+    assert [(d.origin.reference, d.drug.id) for d in drugs] == [
+        ("MedicationStatement/treating", "heparin"),
+        ("MedicationStatement/ref-w", "warfarin"),
+        ("MedicationStatement/ref-a", "apixaban"),
+    ]
+    assert problems == []

@@ -11,11 +11,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+import orjson
+
 from cds_service.data.record import PatientRecord, Resource
 from cds_service.data.validation import validation_error
 from cds_service.facts.dates import instructions_text, record_date
 from cds_service.facts.model import DrugFact, Origin, Problem, SupportFact
 from cds_service.knowledge import Drug, DrugMatch, Knowledge
+from cds_service.knowledge.base import CodeGroup
 from cds_service.terminology import CodeKey, codings, concept_texts
 
 
@@ -66,6 +69,49 @@ def match_drugs(
     return [(drug, "name in text") for drug in kn.drug_by_name(concept.text)]
 
 
+@dataclass(frozen=True)
+class ConceptReading:
+    """What a medication concept means, whichever record names it."""
+
+    concept: MedicationConcept
+    keys: list[CodeKey]  # its codes, normalised
+    matches: list[tuple[Drug, str]]  # antithrombotics it names, and how
+    support: tuple[CodeGroup, ...]  # the treatments-tried and opioid groups it belongs to
+
+
+def read_concept(concept: MedicationConcept, kn: Knowledge) -> ConceptReading:
+    keys = [kn.systems.key(s, c) for s, c in concept.keys]
+    return ConceptReading(
+        concept, keys, match_drugs(concept, keys, kn), kn.support_groups(keys, concept.text)
+    )
+
+
+class ConceptReader:
+    """Reads each distinct medication concept once per call: a long medication list names the
+    same few drugs again and again (1,500 statements, 31 concepts in the heavy fixture)."""
+
+    def __init__(self, record: PatientRecord, kn: Knowledge) -> None:
+        self._record = record
+        self._kn = kn
+        self._read: dict[bytes, ConceptReading | str] = {}
+
+    def __call__(self, resource: Resource) -> ConceptReading | str:
+        inline = resource.get("medicationCodeableConcept")
+        if not isinstance(inline, dict):  # a reference, or nothing: read as it is
+            return self._read_one(resource)
+        try:
+            key = orjson.dumps(inline)
+        except TypeError:
+            return self._read_one(resource)
+        if key not in self._read:
+            self._read[key] = self._read_one(resource)
+        return self._read[key]
+
+    def _read_one(self, resource: Resource) -> ConceptReading | str:
+        concept = medication_concept(resource, self._record)
+        return concept if isinstance(concept, str) else read_concept(concept, self._kn)
+
+
 def _counts(resource: Resource, kn: Knowledge) -> bool | None:
     """True if the record's status makes it count, False if ignored, None if unknown."""
     status = resource.get("status")
@@ -97,6 +143,7 @@ def read_medications(
     for records too old to trust (none flagged without it).
     """
     stale_before = today - timedelta(days=kn.rules.medication_stale_after_days) if today else None
+    read = ConceptReader(record, kn)
     drugs: list[DrugFact] = []
     support: list[SupportFact] = []
     problems: list[Problem] = []
@@ -106,14 +153,14 @@ def read_medications(
         origin = Origin(f"{resource['resourceType']}/{resource.get('id', '?')}", where)
         if resource.get("status") == "entered-in-error":
             continue
-        concept = medication_concept(resource, record)
-        if isinstance(concept, str):
-            problems.append(Problem(origin.reference, concept))
+        reading = read(resource)
+        if isinstance(reading, str):
+            problems.append(Problem(origin.reference, reading))
             continue
+        concept = reading.concept
         counts = _counts(resource, kn)
         status = str(resource.get("status") or "not recorded")
-        keys = [kn.systems.key(s, c) for s, c in concept.keys]
-        matches = match_drugs(concept, keys, kn)
+        matches = reading.matches
         if matches:  # heparin keeping a catheter open is not anticoagulation
             instructions = instructions_text(resource)
             matches = [
@@ -131,7 +178,7 @@ def read_medications(
                 drugs.append(DrugFact(drug, how, recorded_as, status, origin, recorded_on, stale))
         if not collect_support:
             continue
-        for group in kn.support_groups(keys, concept.text):
+        for group in reading.support:
             current = bool(counts)
             support.append(SupportFact(group.label, concept.label or group.label, current, origin))
     return drugs, support, problems
