@@ -11,7 +11,7 @@ The machine may be shared and noisy: the floor and the service take turns, `--ro
 (floor, service, floor, service, ...), each round's ratio is printed, and the goals are judged
 on the median round. The load average is printed with the figures.
 
-    python bench/throughput.py [--seconds 6] [--rounds 3]
+    python bench/throughput.py [--seconds 6] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def median_round(rounds: list[tuple[Load, Load]], key: str) -> tuple[Load, Load]
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=6)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     print(f"Before: {load_note()}")
     results: dict[str, list[tuple[Load, Load]]] = {}
