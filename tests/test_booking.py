@@ -50,6 +50,10 @@ def test_discovery_lists_the_booking_service_with_its_prefetch(client: FlaskClie
         "procedures": "Procedure?patient={{context.patientId}}",
         "completedServiceRequests": "ServiceRequest?patient={{context.patientId}}&status=completed",
         "allergies": "AllergyIntolerance?patient={{context.patientId}}",
+        # Only context tokens: the appointments still to come by status, past ones left out
+        # in code by the call's clock.
+        "scheduledAppointments": "Appointment?patient={{context.patientId}}"
+        "&status=proposed,pending,booked,arrived,checked-in",
     }
 
 

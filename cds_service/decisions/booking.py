@@ -1,13 +1,14 @@
 """When a lumbar sympathetic block is booked: a dated hold plan per appointment, a critical
 card when the booking leaves no time for the hold, preparation and after-care, and the spacing
-of a series (with the blocks already on record). No wording here: that lives in `cards/`."""
+of a series (with the blocks done and those already in the schedule). No wording here: that
+lives in `cards/`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from itertools import pairwise
-from typing import Any
+from typing import Any, Literal
 
 from cds_service.decisions.hold_dates import DatedHold, date_hold
 from cds_service.decisions.lsb import DrugFinding, drugs_found, evidence_extension
@@ -53,11 +54,23 @@ class BlockPlan:
         return start.date() if start else None
 
 
+BlockSource = Literal["done", "scheduled", "booked"]
+
+
+@dataclass(frozen=True)
+class SpacedBlock:
+    """A block on the series' timeline: done (on record), already in the schedule, or booked
+    now. Its day is in the appointment's own offset (a done block has a date only)."""
+
+    day: date
+    source: BlockSource
+    appointment: AppointmentFact | None = None  # None for a block done
+
+
 @dataclass(frozen=True)
 class Spacing:
-    first_day: date
-    first_done: bool  # the earlier block is on record (done), not booked now
-    second_day: date
+    first: SpacedBlock
+    second: SpacedBlock
     days: int  # calendar days between the two blocks
 
 
@@ -85,17 +98,29 @@ def _in_date_order(appointments: list[AppointmentFact]) -> list[AppointmentFact]
     return sorted(appointments, key=lambda a: (a.start is None, a.start or UNDATED))
 
 
-def too_close(plans: list[BlockPlan], done: BlockFact | None, kn: Knowledge) -> list[Spacing]:
-    """Blocks closer together than the pathway's follow-up after the earlier one: each booked
-    block after the one before it, the first after the last block on record (`done`)."""
+def too_close(
+    plans: list[BlockPlan],
+    done: BlockFact | None,
+    scheduled: list[AppointmentFact],
+    kn: Knowledge,
+) -> list[Spacing]:
+    """Neighbouring blocks closer together than the pathway's follow-up after the earlier one,
+    where at least one of the two is booked now: the last block done, the blocks already in the
+    schedule and those booked now, on one timeline. Two blocks both booked before this call
+    were checked when they were booked."""
     shortest = kn.pathway.follow_up.longest.days
-    days = [(False, p.day) for p in plans if p.day is not None]
+    timeline = [
+        SpacedBlock(p.day, "booked", p.appointment) for p in plans if p.day is not None
+    ] + [SpacedBlock(a.start.date(), "scheduled", a) for a in scheduled if a.start is not None]
+    # Same day: the one already in the schedule first, so the booked one follows it.
+    timeline.sort(key=lambda b: (b.day, b.source == "booked"))
     if done is not None and done.when is not None:
-        days.insert(0, (True, done.when))
+        timeline.insert(0, SpacedBlock(done.when, "done"))
     return [
-        Spacing(day1, was_done, day2, (day2 - day1).days)
-        for (was_done, day1), (_, day2) in pairwise(days)
-        if (day2 - day1).days < shortest
+        Spacing(first, second, (second.day - first.day).days)
+        for first, second in pairwise(timeline)
+        if "booked" in (first.source, second.source)
+        and (second.day - first.day).days < shortest
     ]
 
 
@@ -139,9 +164,16 @@ def decide(
     booked: list[AppointmentFact],
     unreadable: list[Problem],
     kn: Knowledge,
+    scheduled: list[AppointmentFact],
+    unchecked: list[Problem],
 ) -> list[CardDecision]:
+    """`scheduled`: the blocks already in the schedule and still to come; `unchecked`: what
+    kept the schedule from being read (the spacing card cannot speak for those)."""
+    # The procedures hold the last block done, which the spacing counts from.
     safety_problems = [
-        p for p in facts.problems if p.affects_medications or p.topic == "allergies"
+        p
+        for p in facts.problems
+        if p.affects_medications or p.topic in ("allergies", "procedures")
     ]
     if not booked:
         # Silence would read as "not a block": say which appointments could not be told apart.
@@ -156,7 +188,7 @@ def decide(
     ]
     earlier = earlier_in_series(facts, plans, kn)
     shared = {"kn": kn, "now": now, "count": len(plans), "earlier": earlier}
-    extension = booking_extension(plans, drugs, earlier)
+    extension = booking_extension(plans, drugs, earlier, scheduled)
     cards = []
     for plan in plans:
         if plan.too_soon:
@@ -169,7 +201,7 @@ def decide(
             )
     if facts.allergies:  # contrast and local anaesthetic are given at every block
         cards.append(CardDecision("allergy-warning", {"allergies": facts.allergies}))
-    if spacing := too_close(plans, earlier[-1] if earlier else None, kn):
+    if spacing := too_close(plans, earlier[-1] if earlier else None, scheduled, kn):
         cards.append(
             CardDecision(
                 "booking-series-spacing", {**shared, "pairs": spacing}, extension=extension
@@ -184,13 +216,16 @@ def decide(
             extension=extension,
         )
     )
-    if problems := safety_problems + unreadable:
+    if problems := safety_problems + unreadable + unchecked:
         cards.append(CardDecision("data-quality", {"problems": problems}))
     return cards
 
 
 def booking_extension(
-    plans: list[BlockPlan], drugs: list[DrugFinding], earlier: list[BlockFact]
+    plans: list[BlockPlan],
+    drugs: list[DrugFinding],
+    earlier: list[BlockFact],
+    scheduled: list[AppointmentFact],
 ) -> dict[str, Any]:
     """Record ids and match methods, for integrators: the cards' text names none."""
     extension = evidence_extension([], drugs)
@@ -204,5 +239,9 @@ def booking_extension(
             for p in plans
         ],
         "earlierBlocks": [b.origin.reference for b in earlier],
+        "scheduledBlocks": [
+            {"reference": a.reference, "recognisedBy": a.recognised_by, "basedOn": a.based_on}
+            for a in scheduled
+        ],
     }
     return extension

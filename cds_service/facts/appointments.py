@@ -1,10 +1,12 @@
-"""The appointments being booked (appointment-book): which are for the block, and when.
+"""Appointments for the block (appointment-book): those being booked, and those already in
+the schedule.
 
 An Appointment is for a lumbar sympathetic block when its service type, appointment type or
 reason carries the block's codes (or names it in text, as orders are read), or when it is based
 on a ServiceRequest for the block. That ServiceRequest is read from the patient's service
 requests (prefetch or the FHIR server); one that cannot be read is a Problem, never "not a
-block".
+block". The blocks already in the schedule are read the same way from the patient's
+appointments, leaving out those being booked now and those already over.
 """
 
 from __future__ import annotations
@@ -20,7 +22,12 @@ from cds_service.knowledge import Knowledge
 from cds_service.terminology import as_list, codings, concept_label, concept_text
 
 SERVICE_REQUESTS = "serviceRequests"
+SCHEDULED = "scheduledAppointments"  # the patient's appointments already in the schedule
 NOT_BOOKED = ("cancelled", "entered-in-error", "noshow")
+# R4 AppointmentStatus codes of an appointment still to come (the prefetch query asks for
+# these): "fulfilled" is over, "waitlist" has no date yet.
+STILL_TO_COME = ("proposed", "pending", "booked", "arrived", "checked-in")
+SCHEDULE_NAME = "the appointments already in the schedule"
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,45 @@ def _service_request(ref: str, record: PatientRecord) -> Resource | None:
     return None
 
 
+def _recognise(
+    appointment: Resource, record: PatientRecord, kn: Knowledge
+) -> tuple[str | None, str | None, list[str]]:
+    """How it is known to be a block (None: it is not, or not known), the order that made it
+    one, and the orders it is based on that could not be read."""
+    how = next((how for how, c in _concepts(appointment) if _names_block(c, kn)), None)
+    if how is not None:
+        return how, None, []
+    unread = []
+    for ref in _based_on(appointment):
+        request = _service_request(ref, record)
+        if request is None:
+            unread.append(ref)
+        elif orders.is_lsb(request, kn):
+            return "the order it is based on", ref, []
+    return None, None, unread
+
+
+def _unread_order(reference: str, unread: list[str], record: PatientRecord) -> Problem:
+    gap = record.gaps.get(SERVICE_REQUESTS)
+    why = gap.reason if gap else "it is not among the patient's service requests"
+    return Problem(
+        reference,
+        f"it is based on {', '.join(unread)}, which could not be read ({why}): "
+        "whether it books a lumbar sympathetic block is not known",
+    )
+
+
+def _fact(appointment: Resource, how: str, based_on: str | None) -> AppointmentFact:
+    return AppointmentFact(
+        f"Appointment/{appointment.get('id', '?')}",
+        _label(appointment),
+        parse_instant(appointment.get("start")),
+        parse_instant(appointment.get("end")),
+        how,
+        based_on,
+    )
+
+
 def read_appointments(
     appointments: list[Resource], record: PatientRecord, kn: Knowledge
 ) -> tuple[list[AppointmentFact], list[Problem]]:
@@ -84,37 +130,104 @@ def read_appointments(
             continue
         if appointment.get("status") in NOT_BOOKED:
             continue
+        how, based_on, unread = _recognise(appointment, record, kn)
+        if how is not None:
+            blocks.append(_fact(appointment, how, based_on))
+        elif unread:
+            problems.append(
+                _unread_order(f"Appointment/{appointment.get('id', '?')}", unread, record)
+            )
+    return blocks, problems
+
+
+def _same_booking(scheduled: Resource, booking: list[Resource]) -> bool:
+    """The schedule may already hold an appointment being booked now (the EHR saved it before
+    the hook fired): the same id, a shared identifier, or the same start and end."""
+    ids = {a.get("id") for a in booking if a.get("id")}
+    if scheduled.get("id") in ids:
+        return True
+    identifiers = {
+        (i.get("system"), i.get("value"))
+        for a in booking
+        for i in as_list(a.get("identifier"))
+        if isinstance(i, dict) and i.get("value")
+    }
+    if any(
+        (i.get("system"), i.get("value")) in identifiers
+        for i in as_list(scheduled.get("identifier"))
+        if isinstance(i, dict)
+    ):
+        return True
+    start = parse_instant(scheduled.get("start"))
+    end = parse_instant(scheduled.get("end"))
+    return start is not None and any(
+        parse_instant(a.get("start")) == start and parse_instant(a.get("end")) == end
+        for a in booking
+    )
+
+
+def _for_patient(appointment: Resource, patient_id: str) -> bool:
+    """False when its patient participants are others only (a server that ignored the filter)."""
+    patients = [
+        ref
+        for p in as_list(appointment.get("participant"))
+        if isinstance(p, dict)
+        and isinstance(p.get("actor"), dict)
+        and isinstance(ref := p["actor"].get("reference"), str)
+        and "Patient/" in ref
+    ]
+    return not patients or any(ref.endswith(f"Patient/{patient_id}") for ref in patients)
+
+
+def read_scheduled(
+    record: PatientRecord,
+    booking: list[Resource],
+    patient_id: str,
+    now: datetime,
+    kn: Knowledge,
+) -> tuple[list[AppointmentFact], list[Problem]]:
+    """The blocks already in the schedule and still to come (by the call's clock), oldest
+    first, and what kept any from being checked: an unreadable list, an unreadable order or
+    start."""
+    problems: list[Problem] = []
+    if gap := record.gaps.get(SCHEDULED):
+        problems.append(
+            Problem(
+                SCHEDULE_NAME,
+                f"{gap.reason}, so the spacing of the blocks booked now from blocks already "
+                "in the schedule could not be checked",
+                affects_medications=False,
+                topic="schedule",
+            )
+        )
+    blocks: list[AppointmentFact] = []
+    for appointment in record.resources.get(SCHEDULED, ()):
+        if appointment.get("resourceType") != "Appointment":
+            continue
+        if appointment.get("status") not in STILL_TO_COME:
+            continue
+        if _same_booking(appointment, booking) or not _for_patient(appointment, patient_id):
+            continue
+        how, based_on, unread = _recognise(appointment, record, kn)
         reference = f"Appointment/{appointment.get('id', '?')}"
-        how = next((how for how, c in _concepts(appointment) if _names_block(c, kn)), None)
-        based_on = None
-        unread = []
-        for ref in _based_on(appointment) if how is None else ():
-            request = _service_request(ref, record)
-            if request is None:
-                unread.append(ref)
-            elif orders.is_lsb(request, kn):
-                how, based_on = "the order it is based on", ref
-                break
         if how is None:
             if unread:
-                gap = record.gaps.get(SERVICE_REQUESTS)
-                why = gap.reason if gap else "it is not among the patient's service requests"
+                problems.append(_unread_order(reference, unread, record))
+            continue
+        fact = _fact(appointment, how, based_on)
+        if fact.start is None:
+            if appointment.get("start") is not None:  # a start, but not an instant
                 problems.append(
                     Problem(
                         reference,
-                        f"it is based on {', '.join(unread)}, which could not be read ({why}): "
-                        "whether it books a lumbar sympathetic block is not known",
+                        "a block already in the schedule whose start could not be read: its "
+                        "spacing from the blocks booked now was not checked",
+                        affects_medications=False,
+                        topic="schedule",
                     )
                 )
             continue
-        blocks.append(
-            AppointmentFact(
-                reference,
-                _label(appointment),
-                parse_instant(appointment.get("start")),
-                parse_instant(appointment.get("end")),
-                how,
-                based_on,
-            )
-        )
-    return blocks, problems
+        if (fact.end or fact.start) < now:
+            continue  # over: a block done is read from the procedures
+        blocks.append(fact)
+    return sorted(blocks, key=lambda b: b.start or now), problems

@@ -6,14 +6,22 @@ from cds_service.data.record import PatientRecord
 from cds_service.decisions import CardDecision
 from cds_service.decisions.booking import decide
 from cds_service.facts import extract_facts
-from cds_service.facts.appointments import SERVICE_REQUESTS, read_appointments
+from cds_service.facts.appointments import (
+    SCHEDULED,
+    SERVICE_REQUESTS,
+    STILL_TO_COME,
+    read_appointments,
+    read_scheduled,
+)
 from cds_service.hook_call import HookCall
 from cds_service.knowledge import Knowledge
 from cds_service.services.base import CdsService
 from cds_service.services.lsb import PREFETCH as ORDER_PREFETCH
 
 # appointment-book 1.0 offers no prefetch token for the appointments themselves, so the orders
-# an appointment may be `basedOn` are read as the patient's service requests.
+# an appointment may be `basedOn` are read as the patient's service requests, and the blocks
+# already in the schedule as the patient's appointments still to come (a template has only
+# context tokens: no "today", so past ones are left out in code, by the call's clock).
 PREFETCH = {
     "medicationStatements": (
         "MedicationStatement?patient={{context.patientId}}&_include=MedicationStatement:medication"
@@ -22,6 +30,7 @@ PREFETCH = {
         "MedicationRequest?patient={{context.patientId}}&_include=MedicationRequest:medication"
     ),
     SERVICE_REQUESTS: "ServiceRequest?patient={{context.patientId}}",
+    SCHEDULED: "Appointment?patient={{context.patientId}}&status=" + ",".join(STILL_TO_COME),
     # The blocks already done (the series) and allergies to what every block uses: read as
     # the order services read them.
     **{k: ORDER_PREFETCH[k] for k in ("procedures", "completedServiceRequests", "allergies")},
@@ -29,8 +38,15 @@ PREFETCH = {
 
 
 def booking_decide(call: HookCall, record: PatientRecord, kn: Knowledge) -> list[CardDecision]:
+    if call.received_at is None:
+        raise ValueError("an appointment-book decision needs the time of the call")
     booked, unreadable = read_appointments(call.appointments, record, kn)
-    return decide(call, extract_facts(call, record, kn), booked, unreadable, kn)
+    scheduled, unchecked = read_scheduled(
+        record, call.appointments, call.patient_id, call.received_at, kn
+    )
+    return decide(
+        call, extract_facts(call, record, kn), booked, unreadable, kn, scheduled, unchecked
+    )
 
 
 SERVICES = [
@@ -42,11 +58,13 @@ SERVICES = [
             "When a lumbar sympathetic block is booked, gives each anticoagulant and "
             "antiplatelet a dated plan (last dose, earliest restart) from the appointment's "
             "start; warns critically when the date leaves too little time for the hold; adds "
-            "preparation, after-care and the follow-up, and checks the spacing of a series."
+            "preparation, after-care and the follow-up, and checks the spacing of a series "
+            "against the blocks done and those already in the schedule."
         ),
         prefetch=PREFETCH,
-        # Unreadable medication lists give a data-quality card; an unreadable order an
-        # appointment is based on is named on one. A key the EHR omitted is fetched or 412.
+        # Unreadable medication lists, schedule or procedures give a data-quality card; an
+        # unreadable order an appointment is based on is named on one. A key the EHR omitted
+        # is fetched or 412 (CDS Hooks: required data that cannot be obtained).
         required=(),
         decide=booking_decide,
     ),
