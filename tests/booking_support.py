@@ -48,3 +48,26 @@ def card(response: Any, kind: str) -> dict[str, Any]:
 
 def text(card: dict[str, Any]) -> str:
     return f"{card['summary']}\n{card.get('detail', '')}"
+
+
+SCHEDULED_FIXTURE = "49-book-scheduled-block-too-close"  # a block on 10 Dec, one booked for 14 Dec
+
+
+def scheduled(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The appointments already in the schedule, as the request's prefetch holds them."""
+    return [e["resource"] for e in body["prefetch"]["scheduledAppointments"]["entry"]]
+
+
+def in_schedule(body: dict[str, Any], *appointments: dict[str, Any]) -> dict[str, Any]:
+    """The request with these appointments added to the schedule's searchset."""
+    bundle = body["prefetch"]["scheduledAppointments"]
+    for appointment in appointments:
+        bundle["entry"].append(
+            {
+                "fullUrl": f"http://ehr.example.org/fhir/Appointment/{appointment['id']}",
+                "resource": appointment,
+                "search": {"mode": "match"},
+            }
+        )
+    bundle["total"] = len(bundle["entry"])
+    return body

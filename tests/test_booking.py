@@ -9,7 +9,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from booking_support import BOOK, at, booking, card, kinds, set_clock, text
+from booking_support import (
+    BOOK,
+    SCHEDULED_FIXTURE,
+    at,
+    booking,
+    card,
+    in_schedule,
+    kinds,
+    scheduled,
+    set_clock,
+    text,
+)
 from flask import Flask
 from flask.testing import FlaskClient
 from jwt_helpers import PUBLIC_URL, TestIssuer
@@ -304,3 +315,199 @@ def test_booking_calls_need_a_signed_jwt_and_their_cards_take_feedback(
     stored = client.post(path, json=feedback, headers=issuer.auth(PUBLIC_URL + path))
     assert stored.status_code == 200, stored.get_data(as_text=True)
     assert stored.get_json() == {"received": 2, "stored": 2}
+
+
+# --- blocks already in the schedule ----------------------------------------------------------
+
+
+def spacing_detail(response: Any) -> str:
+    return str(card(response, "booking-series-spacing")["detail"])
+
+
+def test_a_block_already_in_the_schedule_makes_a_new_booking_too_close(
+    booked: Callable[..., Any],
+) -> None:
+    body = booking(SCHEDULED_FIXTURE)  # in the schedule: Thursday 10 Dec; booked: Monday 14 Dec
+    response = booked(body)
+    assert "booking-series-spacing" in kinds(response)
+    detail = spacing_detail(response)
+    assert "Thursday 10 December 2026 (already in the schedule" in detail
+    assert "Monday 14 December 2026 (booked now" in detail
+    assert "**4 days apart**" in detail
+    extension = card(response, "booking-series-spacing")["extension"]
+    assert extension["urn:lsb-cds-service:booking"]["scheduledBlocks"] == [
+        {
+            "reference": "Appointment/f49-apt-scheduled-block",
+            "recognisedBy": "its service type",
+            "basedOn": None,
+        }
+    ]
+    body["prefetch"]["scheduledAppointments"] = None  # nothing in the schedule
+    assert "booking-series-spacing" not in kinds(booked(body))
+
+
+def test_a_block_in_the_schedule_after_the_one_booked_is_checked_too(
+    booked: Callable[..., Any],
+) -> None:
+    body = booking(
+        SCHEDULED_FIXTURE, start="2026-12-04T09:00:00-05:00", end="2026-12-04T10:00:00-05:00"
+    )
+    detail = spacing_detail(booked(body))
+    assert "Friday 4 December 2026 (booked now" in detail
+    assert "Thursday 10 December 2026 (already in the schedule" in detail
+    assert "**6 days apart**" in detail
+
+
+def test_the_scheduled_block_is_counted_in_its_own_offset(booked: Callable[..., Any]) -> None:
+    """23:30 on 10 December at UTC-05:00 is 11 December in UTC: counted in UTC the two blocks
+    would be 13 days apart (too close); on the appointments' own calendar they are 14."""
+    body = booking(
+        SCHEDULED_FIXTURE, start="2026-12-24T09:00:00-05:00", end="2026-12-24T10:00:00-05:00"
+    )
+    [block] = scheduled(body)
+    block["start"], block["end"] = "2026-12-10T23:30:00-05:00", "2026-12-11T00:30:00-05:00"
+    assert "booking-series-spacing" not in kinds(booked(body))
+    block["start"], block["end"] = "2026-12-11T00:30:00-05:00", "2026-12-11T01:30:00-05:00"
+    assert "**13 days apart**" in spacing_detail(booked(body))
+
+
+def test_a_scheduled_block_that_is_over_by_the_calls_clock_is_left_out(
+    booked: Callable[..., Any],
+) -> None:
+    body = booking(SCHEDULED_FIXTURE)  # the scheduled block ends 10 Dec 10:00 -05:00 (15:00Z)
+    assert "booking-series-spacing" in kinds(booked(body, "2026-12-10T14:59:00Z"))
+    assert "booking-series-spacing" not in kinds(booked(body, "2026-12-10T15:01:00Z"))
+
+
+@pytest.mark.parametrize("status", ["cancelled", "noshow", "entered-in-error", "fulfilled"])
+def test_a_scheduled_block_no_longer_to_come_is_left_out(
+    booked: Callable[..., Any], status: str
+) -> None:
+    body = booking(SCHEDULED_FIXTURE)
+    scheduled(body)[0]["status"] = status
+    assert "booking-series-spacing" not in kinds(booked(body))
+
+
+LATER = {"start": "2026-12-14T09:30:00-05:00", "end": "2026-12-14T10:30:00-05:00"}
+
+
+@pytest.mark.parametrize(
+    "echo",
+    [
+        # the appointment being booked, already saved by the EHR (its time since adjusted)
+        {"id": "f49-apt-block", "identifier": [], **LATER},
+        {"id": "f49-saved", **LATER},  # another id, the same identifier
+        {"id": "f49-saved", "identifier": []},  # another id, the same start and end
+    ],
+)
+def test_the_appointment_being_booked_echoed_by_the_schedule_is_not_a_second_block(
+    booked: Callable[..., Any], echo: dict[str, Any]
+) -> None:
+    ehr_id = [{"system": "urn:ehr:appointments", "value": "A-77"}]
+    body = booking(SCHEDULED_FIXTURE, identifier=ehr_id)
+    body["prefetch"]["scheduledAppointments"]["entry"] = []
+    booking_now = body["context"]["appointments"]["entry"][0]["resource"]
+    in_schedule(body, {**booking_now, "status": "booked", **echo})
+    assert "booking-series-spacing" not in kinds(booked(body))
+    # Another block the same day, an hour later, is a second block: 0 days apart.
+    in_schedule(
+        body,
+        {
+            **booking_now,
+            "id": "f49-second",
+            "identifier": [],
+            "start": "2026-12-14T11:00:00-05:00",
+            "end": "2026-12-14T12:00:00-05:00",
+        },
+    )
+    assert "**0 days apart**" in spacing_detail(booked(body))
+
+
+def test_another_patients_appointment_is_not_believed(booked: Callable[..., Any]) -> None:
+    body = booking(SCHEDULED_FIXTURE)
+    scheduled(body)[0]["participant"][0]["actor"]["reference"] = "Patient/someone-else"
+    assert "booking-series-spacing" not in kinds(booked(body))
+
+
+def test_a_scheduled_block_is_recognised_by_its_order_and_its_words_are_escaped(
+    booked: Callable[..., Any],
+) -> None:
+    body = booking(SCHEDULED_FIXTURE)
+    [block] = scheduled(body)
+    block["serviceType"] = [{"text": "Pain procedure *urgent* [see note](http://x.example)"}]
+    assert "booking-series-spacing" not in kinds(booked(body))  # nothing says it is a block
+    block["basedOn"] = [{"reference": "ServiceRequest/f49-sr-lsb"}]
+    body["prefetch"]["serviceRequests"]["entry"] = [
+        {
+            "fullUrl": "http://ehr.example.org/fhir/ServiceRequest/f49-sr-lsb",
+            "resource": {
+                "resourceType": "ServiceRequest",
+                "id": "f49-sr-lsb",
+                "status": "active",
+                "intent": "order",
+                "code": {"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": "64520"}]},
+                "subject": {"reference": "Patient/lsb-49"},
+            },
+            "search": {"mode": "match"},
+        }
+    ]
+    detail = spacing_detail(booked(body))
+    assert r"Pain procedure \*urgent\* \[see note\]" in detail  # record text is escaped
+    assert "*urgent*" not in detail
+
+
+def test_an_unreadable_schedule_is_said_on_a_card(booked: Callable[..., Any]) -> None:
+    body = booking(SCHEDULED_FIXTURE)
+    body["prefetch"]["scheduledAppointments"] = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "exception"}],
+    }
+    response = booked(body)
+    assert sorted(kinds(response)) == ["booking-preparation", "data-quality"]
+    quality = text(card(response, "data-quality"))
+    assert "the appointments already in the schedule" in quality
+    assert "could not be checked" in quality
+
+
+def test_a_schedule_read_in_part_is_used_and_said(booked: Callable[..., Any]) -> None:
+    body = booking(SCHEDULED_FIXTURE)
+    body["prefetch"]["scheduledAppointments"]["link"].append(
+        {"relation": "next", "url": "http://ehr.example.org/fhir/Appointment?page=2"}
+    )
+    response = booked(body)
+    assert "booking-series-spacing" in kinds(response)  # what was read still counts
+    assert "only its first page was provided" in text(card(response, "data-quality"))
+
+
+def test_an_omitted_schedule_without_a_fhir_server_is_412(booked: Callable[..., Any]) -> None:
+    """As every key of this service: the service does not take an unsent list for an empty
+    schedule."""
+    body = booking(SCHEDULED_FIXTURE)
+    del body["prefetch"]["scheduledAppointments"]
+    response = booked(body)
+    assert response.status_code == 412
+    assert "prefetch.scheduledAppointments" in response.get_data(as_text=True)
+
+
+def test_two_blocks_booked_before_this_call_are_not_this_bookings_warning(
+    booked: Callable[..., Any],
+) -> None:
+    """They were checked when they were booked: the card is about the block booked now."""
+    body = booking(
+        SCHEDULED_FIXTURE, start="2027-01-20T09:00:00-05:00", end="2027-01-20T10:00:00-05:00"
+    )
+    [block] = scheduled(body)
+    in_schedule(
+        body,
+        {
+            **block,
+            "id": "f49-scheduled-too",
+            "start": "2026-12-13T09:00:00-05:00",
+            "end": "2026-12-13T10:00:00-05:00",
+        },
+    )  # 10 and 13 December: 3 days apart, both already in the schedule
+    assert "booking-series-spacing" not in kinds(booked(body))
+    body["context"]["appointments"]["entry"][0]["resource"]["start"] = "2026-12-20T09:00:00-05:00"
+    body["context"]["appointments"]["entry"][0]["resource"]["end"] = "2026-12-20T10:00:00-05:00"
+    detail = spacing_detail(booked(body))  # 7 days after the later one: that pair only
+    assert "**7 days apart**" in detail and "3 days apart" not in detail

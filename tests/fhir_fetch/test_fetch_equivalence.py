@@ -12,13 +12,14 @@ from .support import cards_seen, fetching, kinds, post, requests_for
 from fhir_server.harness import FhirTestServer
 from fixture_files import NAMES, fixture_request, service_for
 
-# The prefetch itself is the test subject in these: an OperationOutcome (19, 26) or an omitted
-# key (25) yields cards that a complete fetch rightly does not. Tested on their own below.
+# The prefetch itself is the test subject in these: an OperationOutcome (19, 26, 47, 51) or an
+# omitted key (25) yields cards that a complete fetch rightly does not. Tested on their own below.
 PREFETCH_ODDITIES = {
     "19-crps-statements-operationoutcome",
     "25-conditions-key-omitted",
     "26-lsb-selected-statements-operationoutcome",
     "47-book-unreadable-order",
+    "51-book-scheduled-unreadable",
 }
 HEAVY = "27-heavy-patient"
 SAME = [n for n in NAMES if n not in PREFETCH_ODDITIES and n != HEAVY]
