@@ -8,7 +8,7 @@ from flask.testing import FlaskClient
 from cds_service import services
 
 from .conftest import MakeClient
-from .support import cards_seen, fetching, kinds, post, requests_for
+from .support import card, cards_seen, fetching, kinds, post, requests_for, text_of
 from fhir_server.harness import FhirTestServer
 from fixture_files import NAMES, fixture_request, service_for
 
@@ -119,3 +119,34 @@ def test_an_order_an_appointment_is_based_on_is_read_when_missing(
     body["fhirAuthorization"] = fetching(name, ehr.base_url)["fhirAuthorization"]
     assert cards_seen(post(client, body)) == cards_seen(post(client, fixture_request(name)))
     assert [r["path"] for r in ehr.requests_log()] == ["/fhir/ServiceRequest/f42-sr-lsb"]
+
+
+def test_an_unreadable_schedule_is_fetched_again(client: FlaskClient, ehr: FhirTestServer) -> None:
+    """49's block already in the schedule makes the booked one too close: it is found on the
+    server when the EHR's own search of the appointments failed."""
+    name = "49-book-scheduled-block-too-close"
+    body = fixture_request(name)
+    body["prefetch"]["scheduledAppointments"] = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "exception"}],
+    }
+    assert kinds(post(client, body)) == ["booking-preparation", "data-quality"]
+    body["fhirServer"] = ehr.base_url
+    body["fhirAuthorization"] = fetching(name, ehr.base_url)["fhirAuthorization"]
+    assert cards_seen(post(client, body)) == cards_seen(post(client, fixture_request(name)))
+    [search] = ehr.requests_log()
+    assert search["path"].startswith(
+        "/fhir/Appointment?patient=lsb-49&status=proposed,pending,booked,arrived,checked-in"
+    )
+
+
+def test_a_schedule_the_server_cannot_give_is_said_on_a_card(
+    client: FlaskClient, ehr: FhirTestServer
+) -> None:
+    name = "49-book-scheduled-block-too-close"
+    ehr.behave(status=500, path_contains="/fhir/Appointment", times=-1)
+    response = post(client, fetching(name, ehr.base_url))
+    assert kinds(response) == ["booking-preparation", "data-quality"]  # never silence
+    quality = text_of(card(response, "data-quality"))
+    assert "the appointments already in the schedule" in quality
+    assert "could not be checked" in quality
