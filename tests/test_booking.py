@@ -511,3 +511,14 @@ def test_two_blocks_booked_before_this_call_are_not_this_bookings_warning(
     body["context"]["appointments"]["entry"][0]["resource"]["end"] = "2026-12-20T10:00:00-05:00"
     detail = spacing_detail(booked(body))  # 7 days after the later one: that pair only
     assert "**7 days apart**" in detail and "3 days apart" not in detail
+
+
+def test_a_block_in_the_schedule_counts_in_the_series(booked: Callable[..., Any]) -> None:
+    body = booking(SCHEDULED_FIXTURE)  # scheduled 10 December, booked 14 December
+    preparation = card(booked(body), "booking-preparation")["detail"]
+    assert "block 2 of the series" in preparation
+    assert "**Blocks already in the schedule:** Thursday 10 December 2026, 09:00" in preparation
+    body = booking(  # booked before the scheduled one: it is the first of the series
+        SCHEDULED_FIXTURE, start="2026-12-04T09:00:00-05:00", end="2026-12-04T10:00:00-05:00"
+    )
+    assert "of the series" not in card(booked(body), "booking-preparation")["detail"]

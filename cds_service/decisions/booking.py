@@ -5,7 +5,7 @@ lives in `cards/`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from itertools import pairwise
 from typing import Any, Literal
@@ -43,6 +43,9 @@ class BlockPlan:
     appointment: AppointmentFact
     number: int  # its place among the blocks booked in this call, in date order
     drugs: list[DrugPlan] = field(default_factory=list)
+    # Its number in the series: the blocks done and those already in the schedule before it,
+    # and its place among those booked now (0: not counted, as it has no start).
+    in_series: int = 0
 
     @property
     def too_soon(self) -> list[DrugPlan]:
@@ -124,6 +127,30 @@ def too_close(
     ]
 
 
+def place_in_series(
+    plan: BlockPlan,
+    plans: list[BlockPlan],
+    facts: Facts,
+    scheduled: list[AppointmentFact],
+    kn: Knowledge,
+) -> int:
+    """How many blocks the series has up to and including this one: walking back from its
+    day over blocks no further apart than the series gap (as `current_series` does)."""
+    if plan.day is None:
+        return 0
+    days = sorted(
+        [b.when for b in facts.blocks if b.when is not None and b.when <= plan.day]
+        + [a.start.date() for a in scheduled if a.start and a.start.date() <= plan.day]
+        + [p.day for p in plans if p.day is not None and p.number < plan.number]
+    )
+    count, last = 1, plan.day
+    for day in reversed(days):
+        if last - day > kn.pathway.series_gap.longest:
+            break
+        count, last = count + 1, day
+    return count
+
+
 def earlier_in_series(facts: Facts, plans: list[BlockPlan], kn: Knowledge) -> list[BlockFact]:
     """The blocks on record in the series the first booked block continues (oldest first)."""
     first_day = next((p.day for p in plans if p.day is not None), None)
@@ -186,6 +213,7 @@ def decide(
         BlockPlan(a, n, [plan_drug(d, a, kn, now) for d in drugs])
         for n, a in enumerate(_in_date_order(booked), start=1)
     ]
+    plans = [replace(p, in_series=place_in_series(p, plans, facts, scheduled, kn)) for p in plans]
     earlier = earlier_in_series(facts, plans, kn)
     shared = {"kn": kn, "now": now, "count": len(plans), "earlier": earlier}
     extension = booking_extension(plans, drugs, earlier, scheduled)
@@ -211,7 +239,13 @@ def decide(
     cards.append(
         CardDecision(
             "booking-preparation",
-            {**shared, "plans": plans, "follow_up": follow_up, "window": kn.pathway.follow_up},
+            {
+                **shared,
+                "plans": plans,
+                "scheduled": scheduled,
+                "follow_up": follow_up,
+                "window": kn.pathway.follow_up,
+            },
             create=follow_up,
             extension=extension,
         )
