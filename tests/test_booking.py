@@ -522,3 +522,21 @@ def test_a_block_in_the_schedule_counts_in_the_series(booked: Callable[..., Any]
         SCHEDULED_FIXTURE, start="2026-12-04T09:00:00-05:00", end="2026-12-04T10:00:00-05:00"
     )
     assert "of the series" not in card(booked(body), "booking-preparation")["detail"]
+
+
+def test_a_series_gives_the_counting_and_the_coordination_once(
+    booked: Callable[..., Any],
+) -> None:
+    response = booked(fixture_request("46-book-series-of-three"))
+    cards = response.get_json()["cards"]
+    plans = [c["detail"] for c in cards if c["source"]["topic"]["code"] == "booking-hold-plan"]
+    assert len(plans) == 3
+    first, *later = plans
+    assert "**How the dates are counted:**" in first and "intermediate-risk" in first
+    for detail in later:  # each still says how to read it and who decides, in one line
+        assert "How the dates are counted" not in detail and "intermediate-risk" not in detail
+        assert "counted as on the plan for the first block booked here (Tue 15 Dec 2026)" in detail
+        assert "Do not stop an anticoagulant or antiplatelet without the prescriber" in detail
+        assert "in UTC+00:00" in detail
+    single = card(booked(booking()), "booking-hold-plan")["detail"]  # one block: in full
+    assert "**How the dates are counted:**" in single and "intermediate-risk" in single

@@ -215,7 +215,7 @@ def decide(
     ]
     plans = [replace(p, in_series=place_in_series(p, plans, facts, scheduled, kn)) for p in plans]
     earlier = earlier_in_series(facts, plans, kn)
-    shared = {"kn": kn, "now": now, "count": len(plans), "earlier": earlier}
+    shared = {"kn": kn, "now": now, "count": len(plans), "earlier": earlier, "first": plans[0]}
     extension = booking_extension(plans, drugs, earlier, scheduled)
     cards = []
     for plan in plans:
