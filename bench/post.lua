@@ -18,11 +18,21 @@ for k, path in ipairs(files) do
   end
   f:close()
 end
-local i = 0
+-- $TOKENS (optional): a file of bearer tokens, one per line, each sent once, in turn.
+local tokens = {}
+if os.getenv("TOKENS") then
+  for line in io.lines(os.getenv("TOKENS")) do tokens[#tokens + 1] = line end
+end
+local i, t = 0, 0
 
 request = function()
   i = i % #bodies + 1
-  return wrk.format("POST", paths[i], {["Content-Type"] = "application/json"}, bodies[i])
+  local headers = {["Content-Type"] = "application/json"}
+  if #tokens > 0 then
+    t = t % #tokens + 1
+    headers["Authorization"] = "Bearer " .. tokens[t]
+  end
+  return wrk.format("POST", paths[i], headers, bodies[i])
 end
 
 done = function(summary, latency, requests)

@@ -114,8 +114,15 @@ class Load:
         return self.requests / self.seconds
 
 
-def wrk(url: str, fixtures: Sequence[Path], connections: int, seconds: int) -> Load:
-    """Drives `url` with wrk (Debian's package): POSTs the fixtures in turn."""
+def wrk(
+    url: str,
+    fixtures: Sequence[Path],
+    connections: int,
+    seconds: int,
+    tokens: Path | None = None,
+) -> Load:
+    """Drives `url` with wrk (Debian's package): POSTs the fixtures in turn; with `tokens` (a
+    file, one bearer token per line) each call carries the next token."""
     if shutil.which("wrk") is None:
         raise SystemExit("wrk not found: `make bench` installs it (apt-get install wrk)")
     env = {
@@ -123,6 +130,8 @@ def wrk(url: str, fixtures: Sequence[Path], connections: int, seconds: int) -> L
         "BODIES": ":".join(str(f) for f in fixtures),
         "PATHS": ":".join(service_path(f) for f in fixtures),
     }
+    if tokens is not None:
+        env["TOKENS"] = str(tokens)
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
          "-s", str(BENCH / "post.lua"), url],
