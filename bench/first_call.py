@@ -18,21 +18,11 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import requests
-from support import fixture_path, load_note, service_env, service_path
+from support import fixture_path, load_note, service_env, service_path, with_new_ids
 
 from cds_service.testing import served
-
-
-def with_new_ids(body: dict[str, Any], n: int) -> bytes:
-    """The call with every prefetched record's id made new."""
-    copy = json.loads(json.dumps(body))
-    for bundle in (copy.get("prefetch") or {}).values():
-        for entry in (bundle or {}).get("entry") or ():
-            entry["resource"]["id"] = f"{entry['resource'].get('id', 'r')}-{n}"
-    return json.dumps(copy).encode()
 
 
 def main() -> int:

@@ -1,18 +1,38 @@
--- wrk script: POSTs the JSON bodies named in $BODIES (colon-separated files), in turn, and
--- prints one JSON line of results for bench/throughput.py.
-local bodies = {}
-for path in string.gmatch(os.getenv("BODIES"), "[^:]+") do
+-- wrk script: POSTs the JSON bodies named in $BODIES (colon-separated files; a `.jsonl` file
+-- holds one body per line), each to its path in $PATHS, in turn, and prints one JSON line of
+-- results for bench/throughput.py.
+local files, routes = {}, {}
+for path in string.gmatch(os.getenv("BODIES"), "[^:]+") do files[#files + 1] = path end
+for p in string.gmatch(os.getenv("PATHS"), "[^:]+") do routes[#routes + 1] = p end
+local bodies, paths = {}, {}
+for k, path in ipairs(files) do
   local f = assert(io.open(path, "rb"))
-  bodies[#bodies + 1] = f:read("*a")
+  if string.sub(path, -6) == ".jsonl" then
+    for line in f:lines() do
+      bodies[#bodies + 1] = line
+      paths[#paths + 1] = routes[k]
+    end
+  else
+    bodies[#bodies + 1] = f:read("*a")
+    paths[#paths + 1] = routes[k]
+  end
   f:close()
 end
-local paths = {}
-for p in string.gmatch(os.getenv("PATHS"), "[^:]+") do paths[#paths + 1] = p end
-local i = 0
+-- $TOKENS (optional): a file of bearer tokens, one per line, each sent once, in turn.
+local tokens = {}
+if os.getenv("TOKENS") then
+  for line in io.lines(os.getenv("TOKENS")) do tokens[#tokens + 1] = line end
+end
+local i, t = 0, 0
 
 request = function()
   i = i % #bodies + 1
-  return wrk.format("POST", paths[i], {["Content-Type"] = "application/json"}, bodies[i])
+  local headers = {["Content-Type"] = "application/json"}
+  if #tokens > 0 then
+    t = t % #tokens + 1
+    headers["Authorization"] = "Bearer " .. tokens[t]
+  end
+  return wrk.format("POST", paths[i], headers, bodies[i])
 end
 
 done = function(summary, latency, requests)

@@ -12,9 +12,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 
+from cds_service.cli import service_for_hook
 from cds_service.testing import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,8 +30,28 @@ def fixture_path(name: str) -> Path:
 
 
 def service_path(path: Path) -> str:
-    hook = json.loads(path.read_bytes())["hook"]
-    return "/cds-services/" + ("lsb-order-select" if hook == "order-select" else "lsb-order-sign")
+    """The service a fixture's hook calls (appointment-book included)."""
+    raw = path.read_bytes()
+    hook = json.loads(raw.splitlines()[0] if path.suffix == ".jsonl" else raw)["hook"]
+    return "/cds-services/" + service_for_hook(hook)
+
+
+def with_new_ids(body: dict[str, Any], n: int) -> bytes:
+    """The call (compact JSON, one line) with every prefetched record's id made new: records
+    the service has not seen, so no validation verdict is remembered for them."""
+    copy = json.loads(json.dumps(body))
+    for bundle in (copy.get("prefetch") or {}).values():
+        for entry in (bundle or {}).get("entry") or ():
+            entry["resource"]["id"] = f"{entry['resource'].get('id', 'r')}-{n}"
+    return json.dumps(copy, separators=(",", ":")).encode()
+
+
+def new_records_file(name: str, calls: int, folder: Path) -> Path:
+    """`calls` copies of a fixture, each with new record ids, one per line (post.lua)."""
+    body = json.loads(fixture_path(name).read_bytes())
+    path = folder / f"{name}-new-records.jsonl"
+    path.write_bytes(b"\n".join(with_new_ids(body, n) for n in range(calls)) + b"\n")
+    return path
 
 
 def percentile(samples: Sequence[float], p: float) -> float:
@@ -92,8 +114,15 @@ class Load:
         return self.requests / self.seconds
 
 
-def wrk(url: str, fixtures: Sequence[Path], connections: int, seconds: int) -> Load:
-    """Drives `url` with wrk (Debian's package): POSTs the fixtures in turn."""
+def wrk(
+    url: str,
+    fixtures: Sequence[Path],
+    connections: int,
+    seconds: int,
+    tokens: Path | None = None,
+) -> Load:
+    """Drives `url` with wrk (Debian's package): POSTs the fixtures in turn; with `tokens` (a
+    file, one bearer token per line) each call carries the next token."""
     if shutil.which("wrk") is None:
         raise SystemExit("wrk not found: `make bench` installs it (apt-get install wrk)")
     env = {
@@ -101,6 +130,8 @@ def wrk(url: str, fixtures: Sequence[Path], connections: int, seconds: int) -> L
         "BODIES": ":".join(str(f) for f in fixtures),
         "PATHS": ":".join(service_path(f) for f in fixtures),
     }
+    if tokens is not None:
+        env["TOKENS"] = str(tokens)
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
          "-s", str(BENCH / "post.lua"), url],

@@ -39,7 +39,9 @@ def lookup_service(service_id: str) -> services.CdsService:
 
 
 def links_base_url() -> str:
-    return current_app.config["CDS_SETTINGS"].public_url or request.host_url
+    """CDS_PUBLIC_URL, else the scheme and host the call came to, as a URI (werkzeug's
+    `host_url` is an IRI, and converting to it cost a fortieth of a typical call)."""
+    return current_app.config["CDS_SETTINGS"].public_url or f"{request.scheme}://{request.host}/"
 
 
 @bp.get("/cds-services")

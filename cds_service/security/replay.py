@@ -13,7 +13,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, String, delete
+from sqlalchemy import Engine, String, delete, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -25,6 +25,9 @@ class SeenToken(Base):
 
     token_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+
+
+SEEN = insert(SeenToken.__table__)
 
 
 def token_key(issuer: str, jti: str) -> str:
@@ -44,9 +47,11 @@ class ReplayGuard:
         """`keep_until`: epoch seconds after which the token fails the expiry check anyway."""
         until = datetime.fromtimestamp(keep_until, UTC)
         self._maybe_purge()
+        # Core on a connection, not an ORM session: this write is on every signed call's path,
+        # and the session's unit of work cost more than the insert.
         try:
-            with Session(self.engine) as session, session.begin():
-                session.add(SeenToken(token_key=token_key(issuer, jti), expires_at=until))
+            with self.engine.begin() as connection:
+                connection.execute(SEEN, {"token_key": token_key(issuer, jti), "expires_at": until})
         except IntegrityError:
             return False
         return True
