@@ -540,3 +540,19 @@ def test_a_series_gives_the_counting_and_the_coordination_once(
         assert "in UTC+00:00" in detail
     single = card(booked(booking()), "booking-hold-plan")["detail"]  # one block: in full
     assert "**How the dates are counted:**" in single and "intermediate-risk" in single
+
+
+def test_unreadable_procedures_are_said_as_the_spacing_counts_from_the_last_block_done(
+    booked: Callable[..., Any],
+) -> None:
+    body = booking("48-book-second-block-contrast-allergy")  # 10 days after the last block
+    assert "booking-series-spacing" in kinds(booked(body))
+    body["prefetch"]["procedures"] = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "exception"}],
+    }
+    response = booked(body)
+    assert "booking-series-spacing" not in kinds(response)  # the block done is not known ...
+    quality = text(card(response, "data-quality"))  # ... and the card says so
+    assert "the procedure history" in quality
+    assert "earlier blocks" in quality
