@@ -140,23 +140,22 @@ def read_appointments(
     return blocks, problems
 
 
+def _identifiers(appointment: Resource) -> list[tuple[str, str]]:
+    return [
+        (str(i.get("system")), i["value"])
+        for i in as_list(appointment.get("identifier"))
+        if isinstance(i, dict) and isinstance(i.get("value"), str)
+    ]
+
+
 def _same_booking(scheduled: Resource, booking: list[Resource]) -> bool:
     """The schedule may already hold an appointment being booked now (the EHR saved it before
     the hook fired): the same id, a shared identifier, or the same start and end."""
-    ids = {a.get("id") for a in booking if a.get("id")}
-    if scheduled.get("id") in ids:
+    ids = {i for a in booking if isinstance(i := a.get("id"), str)}
+    if isinstance(scheduled.get("id"), str) and scheduled["id"] in ids:
         return True
-    identifiers = {
-        (i.get("system"), i.get("value"))
-        for a in booking
-        for i in as_list(a.get("identifier"))
-        if isinstance(i, dict) and i.get("value")
-    }
-    if any(
-        (i.get("system"), i.get("value")) in identifiers
-        for i in as_list(scheduled.get("identifier"))
-        if isinstance(i, dict)
-    ):
+    identifiers = {key for a in booking for key in _identifiers(a)}
+    if identifiers & set(_identifiers(scheduled)):
         return True
     start = parse_instant(scheduled.get("start"))
     end = parse_instant(scheduled.get("end"))
