@@ -556,3 +556,12 @@ def test_unreadable_procedures_are_said_as_the_spacing_counts_from_the_last_bloc
     quality = text(card(response, "data-quality"))  # ... and the card says so
     assert "the procedure history" in quality
     assert "earlier blocks" in quality
+
+
+def test_a_damaged_appointment_in_the_schedule_is_not_a_500(booked: Callable[..., Any]) -> None:
+    body = booking(SCHEDULED_FIXTURE)
+    [block] = scheduled(body)
+    block["id"], block["identifier"] = [], [{"system": {}, "value": []}]
+    response = booked(body)
+    assert response.status_code == 200
+    assert "booking-series-spacing" in kinds(response)  # still a block on 10 December
