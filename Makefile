@@ -76,9 +76,11 @@ screenshot: install browser ## refresh docs/sandbox.png (when something visible 
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk
 
 # The service against a bare Flask app under the same server (bench/floor_app.py), with wrk;
-# then the first call to a worker, slow and idle peers, and a FHIR server that never answers.
-bench: install /usr/bin/wrk ## the service against a bare Flask app (wrk), slow peers, hanging FHIR
+# then signed calls, the first call to a worker, slow and idle peers, and a FHIR server that
+# never answers.
+bench: install /usr/bin/wrk ## the service against a bare Flask app (wrk), signed calls, slow peers, hanging FHIR
 	$(BIN)/python bench/throughput.py
+	$(BIN)/python bench/signed.py
 	$(BIN)/python bench/first_call.py
 	$(BIN)/python bench/slow_peers.py
 	$(BIN)/python bench/fhir_hang.py

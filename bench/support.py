@@ -73,12 +73,13 @@ def service_env(tmp: Path) -> dict[str, str]:
 
 
 @contextmanager
-def floor(workers: int = WORKERS) -> Iterator[str]:
-    """The bare Flask app (bench/floor_app.py) on a loopback port."""
+def floor(workers: int = WORKERS, burn_ms: float = 0.0) -> Iterator[str]:
+    """The bare Flask app (bench/floor_app.py) on a loopback port; `burn_ms` of CPU work per
+    call makes it as busy as the service."""
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, str(BENCH / "floor_app.py"), "--port", str(port), "--workers",
-         str(workers)],
+         str(workers), "--burn-ms", str(burn_ms)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
