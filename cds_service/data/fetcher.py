@@ -46,7 +46,9 @@ from cds_service.terminology import as_list
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-GRACE_S = 0.05  # requests end at the deadline by their own timeouts; this collects their result
+# Requests end GRACE_S before the budget by their own timeouts; the rest collects their
+# results, so a call waiting on a server that never answers is answered within the budget.
+GRACE_S = 0.05
 MAX_MEDICATION_READS = 50  # per call; references beyond stay unresolved (a data-quality problem)
 MEDICATION_REF = re.compile(r"^Medication/[A-Za-z0-9\-.]{1,64}$")
 SERVICE_REQUEST_REF = re.compile(r"^ServiceRequest/[A-Za-z0-9\-.]{1,64}$")
@@ -125,7 +127,9 @@ class FhirRecordFetcher:
             base_url=base_url,
             token=auth.access_token if auth else None,
             patient_id=call.patient_id,
-            deadline=Deadline(self.settings.fhir_budget_ms / 1000, start=call.arrived),
+            deadline=Deadline(
+                _request_time(self.settings.fhir_budget_ms / 1000), start=call.arrived
+            ),
         )
         outcomes = self._fetch_lists(record, templates, call, query)
         outcomes += self._read_medications(record, call, query)
@@ -308,6 +312,12 @@ class FhirRecordFetcher:
 
 
 # ---------------------------------------------------------------------- helpers
+def _request_time(budget_s: float) -> float:
+    """The part of the budget the requests have: all but the grace that collects them (half,
+    for a budget under two graces)."""
+    return max(budget_s - GRACE_S, budget_s / 2)
+
+
 def refuse_all(record: PatientRecord) -> None:
     """The server may not be contacted: every gap stays, and says why it was not filled."""
     refused = FailureKind.NOT_ALLOWED.value

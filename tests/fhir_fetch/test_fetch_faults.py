@@ -13,6 +13,7 @@ import time
 import pytest
 from flask.testing import FlaskClient
 
+from cds_service.data.fetcher import GRACE_S, _request_time
 from cds_service.data.fhir_client import Deadline
 
 from .conftest import MakeClient
@@ -208,3 +209,9 @@ def test_the_budget_counts_from_when_the_call_arrived() -> None:
     now = time.monotonic()
     assert Deadline(0.4, start=now - 1.0).remaining() == 0
     assert Deadline(0.4, start=now - 0.1).end == pytest.approx(now + 0.3)
+
+
+def test_requests_end_a_grace_before_the_budget_so_collecting_them_fits_in_it() -> None:
+    assert _request_time(0.400) == pytest.approx(0.400 - GRACE_S)
+    assert _request_time(2 * GRACE_S) == pytest.approx(GRACE_S)
+    assert _request_time(0.060) == pytest.approx(0.030)  # a tiny budget: half for requests
