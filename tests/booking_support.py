@@ -71,3 +71,9 @@ def in_schedule(body: dict[str, Any], *appointments: dict[str, Any]) -> dict[str
         )
     bundle["total"] = len(bundle["entry"])
     return body
+
+
+def unreadable() -> dict[str, Any]:
+    """What an EHR sends in place of a list it could not read."""
+    issue = {"severity": "error", "code": "exception"}
+    return {"resourceType": "OperationOutcome", "issue": [issue]}

@@ -20,6 +20,7 @@ from booking_support import (
     scheduled,
     set_clock,
     text,
+    unreadable,
 )
 from flask import Flask
 from flask.testing import FlaskClient
@@ -233,17 +234,25 @@ def test_record_ids_are_for_integrators_not_in_the_text(booked: Callable[..., An
 # --- data quality ---------------------------------------------------------------------------
 
 
-def test_an_unreadable_medication_list_is_said_on_a_card(booked: Callable[..., Any]) -> None:
-    body = booking("44-book-no-antithrombotics")
-    body["prefetch"]["medicationStatements"] = {
-        "resourceType": "OperationOutcome",
-        "issue": [{"severity": "error", "code": "exception"}],
-    }
+@pytest.mark.parametrize(
+    ("fixture", "key", "said"),
+    [
+        ("44-book-no-antithrombotics", "medicationStatements",
+         ["anticoagulant and antiplatelet check could not be completed", "medication list"]),
+        (SCHEDULED_FIXTURE, "scheduledAppointments",
+         ["the appointments already in the schedule", "could not be checked"]),
+    ],
+)
+def test_an_unreadable_list_is_said_on_a_card(
+    booked: Callable[..., Any], fixture: str, key: str, said: list[str]
+) -> None:
+    body = booking(fixture)
+    body["prefetch"][key] = unreadable()
     response = booked(body)
     assert sorted(kinds(response)) == ["booking-preparation", "data-quality"]
     quality = text(card(response, "data-quality"))
-    assert "anticoagulant and antiplatelet check could not be completed" in quality
-    assert "medication list" in quality
+    for words in said:
+        assert words in quality
 
 
 def test_an_unreadable_order_only_matters_when_it_decides_the_block(
@@ -456,19 +465,6 @@ def test_a_scheduled_block_is_recognised_by_its_order_and_its_words_are_escaped(
     assert "*urgent*" not in detail
 
 
-def test_an_unreadable_schedule_is_said_on_a_card(booked: Callable[..., Any]) -> None:
-    body = booking(SCHEDULED_FIXTURE)
-    body["prefetch"]["scheduledAppointments"] = {
-        "resourceType": "OperationOutcome",
-        "issue": [{"severity": "error", "code": "exception"}],
-    }
-    response = booked(body)
-    assert sorted(kinds(response)) == ["booking-preparation", "data-quality"]
-    quality = text(card(response, "data-quality"))
-    assert "the appointments already in the schedule" in quality
-    assert "could not be checked" in quality
-
-
 def test_a_schedule_read_in_part_is_used_and_said(booked: Callable[..., Any]) -> None:
     body = booking(SCHEDULED_FIXTURE)
     body["prefetch"]["scheduledAppointments"]["link"].append(
@@ -547,10 +543,7 @@ def test_unreadable_procedures_are_said_as_the_spacing_counts_from_the_last_bloc
 ) -> None:
     body = booking("48-book-second-block-contrast-allergy")  # 10 days after the last block
     assert "booking-series-spacing" in kinds(booked(body))
-    body["prefetch"]["procedures"] = {
-        "resourceType": "OperationOutcome",
-        "issue": [{"severity": "error", "code": "exception"}],
-    }
+    body["prefetch"]["procedures"] = unreadable()
     response = booked(body)
     assert "booking-series-spacing" not in kinds(response)  # the block done is not known ...
     quality = text(card(response, "data-quality"))  # ... and the card says so
