@@ -386,3 +386,20 @@ def test_booking_chart_shows_the_earlier_block_and_the_allergy() -> None:
     assert [(r.code, r.when) for r in chart.procedures.rows] == [("64520", "2026-11-23")]
     assert chart.allergies.rows[0].code == "293637006"
     assert chart.labs.note == "not read by this hook" and chart.appointments
+
+
+def test_chart_shows_the_schedule_of_a_booking_in_date_order() -> None:
+    chart = sandbox_fixtures.chart(fixture_request("50-book-scheduled-block-far-enough"))
+    assert [(r.text, r.when, r.status, r.active) for r in chart.schedule.rows] == [
+        ("Pain clinic procedure", "2026-12-02", "booked", True),
+        ("Physical therapy evaluation", "2026-12-18", "booked", True),
+    ]
+    cancelled = {"resourceType": "Appointment", "id": "c", "status": "cancelled",
+                 "description": "Nerve block", "start": "2026-12-01T09:00:00-05:00"}
+    request = _with_prefetch("49-book-scheduled-block-too-close",
+                             scheduledAppointments=_bundle(cancelled))
+    [row] = sandbox_fixtures.chart(request).schedule.rows
+    assert (row.text, row.status, row.active) == ("Nerve block", "cancelled", False)
+    unreadable = sandbox_fixtures.chart(fixture_request("51-book-scheduled-unreadable"))
+    assert "could not be fetched" in unreadable.schedule.problem
+    assert sandbox_fixtures.chart(fixture_request("01-crps-left-apixaban")).schedule.rows == []

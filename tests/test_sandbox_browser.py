@@ -316,6 +316,19 @@ def test_booking_with_the_date_picker(page: Page) -> None:
     assert row["outcome"] == "accepted"
 
 
+def test_booking_shows_the_schedule_and_warns_next_to_a_block_in_it(page: Page) -> None:
+    open_patient(page, "49-book-scheduled-block-too-close")
+    schedule = page.locator(".chart-list[data-list=schedule] li")
+    expect(schedule).to_have_count(1)
+    expect(schedule.first).to_contain_text("Lumbar sympathetic block, left")
+    expect(schedule.first.locator("time")).to_have_text("2026-12-10")
+    fire(page)
+    spacing = page.locator(".card[data-kind=booking-series-spacing]")
+    expect(spacing).to_contain_text("Thursday 10 December 2026")
+    open_patient(page, "01-crps-left-apixaban")  # ordering: no schedule section
+    expect(page.locator(".chart-list[data-list=schedule]")).to_have_count(0)
+
+
 def test_order_sign_signs_the_pad(page: Page) -> None:
     open_patient(page, "01-crps-left-apixaban")
     page.check("input[name=hook][value=order-sign]")

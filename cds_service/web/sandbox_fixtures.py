@@ -16,6 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from cds_service.facts.appointments import SCHEDULED
 from cds_service.facts.conditions import is_current
 from cds_service.facts.orders import is_lsb
 from cds_service.fhir_time import parse_instant
@@ -68,6 +69,7 @@ class Chart:
     procedures: ChartList = field(default_factory=ChartList)
     allergies: ChartList = field(default_factory=ChartList)
     labs: ChartList = field(default_factory=ChartList)
+    schedule: ChartList = field(default_factory=ChartList)  # appointment-book only
 
 
 @cache
@@ -162,6 +164,13 @@ def _labs(prefetch: dict[str, Any], booking: bool) -> ChartList:
     if isinstance(read, ChartList):
         return read
     return _summarise(sandbox_records.lab_rows(read[0]), read[1])
+
+
+def _schedule(prefetch: dict[str, Any]) -> ChartList:
+    read = _read_section(prefetch, SCHEDULED, "Appointment", booking=False)
+    if isinstance(read, ChartList):
+        return read
+    return _summarise(sandbox_records.schedule_rows(read[0]), read[1])
 
 
 def _conditions(prefetch: dict[str, Any]) -> ChartList:
@@ -291,6 +300,7 @@ def chart(request: dict[str, Any]) -> Chart:
         procedures=_procedures(prefetch, booking),
         allergies=_allergies(prefetch, booking),
         labs=_labs(prefetch, booking),
+        schedule=_schedule(prefetch) if booking else ChartList(),
     )
 
 

@@ -1,4 +1,5 @@
-"""The sandbox chart's record sections: procedures, allergies and labs, as the record says them.
+"""The sandbox chart's record sections: procedures, allergies, labs and the schedule, as the
+record says them.
 
 The chart shows every recorded item, not only what the rules matched; the cards say what
 matched. Dates and units follow the service's own readers so the two agree.
@@ -9,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from cds_service.facts.appointments import STILL_TO_COME
 from cds_service.facts.dates import event_date
 from cds_service.facts.observations import number_text, unit_text
 from cds_service.facts.procedures import WHEN, fulfilled_requests
@@ -171,3 +173,25 @@ def lab_rows(observations: list[dict[str, Any]]) -> list[ChartRow]:
         rows.append(ChartRow(text, _code(code), status, True, when=when, detail=", ".join(details)))
     rows.sort(key=lambda r: r.when, reverse=True)
     return rows
+
+
+def schedule_rows(appointments: list[dict[str, Any]]) -> list[ChartRow]:
+    """The patient's appointments already in the schedule, in date order: what they are (the
+    service type, else the appointment type, else the description), when, and their status;
+    one no longer to come (cancelled, no-show, fulfilled) is shown inactive."""
+    rows = []
+    for appointment in appointments:
+        concepts = [*as_list(appointment.get("serviceType")), appointment.get("appointmentType")]
+        labels = [concept_label(c) for c in concepts if c]
+        text = next((t for t in labels if t), "") or str(appointment.get("description") or "")
+        status = str(appointment.get("status") or "")
+        rows.append(
+            ChartRow(
+                text=text or "(no type recorded)",
+                status=status,
+                active=status in STILL_TO_COME,
+                when=str(appointment.get("start") or "")[:10],
+                detail=str(appointment.get("start") or ""),
+            )
+        )
+    return sorted(rows, key=lambda r: r.detail)
