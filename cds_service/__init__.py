@@ -52,7 +52,8 @@ def create_app(**overrides: Any) -> Flask:
     logging.getLogger("cds_service").setLevel(logging.INFO)
     # A malformed knowledge release or clinic protocol stops start-up, not a later hook call.
     try:
-        app.extensions["cds_protocol"] = knowledge_with_protocol(settings.local_protocol).protocol
+        # The release with the clinic's protocol: built once, read by every hook call.
+        app.extensions["cds_knowledge"] = knowledge_with_protocol(settings.local_protocol)
     except ProtocolError as exc:
         raise ConfigError(f"CDS_LOCAL_PROTOCOL {settings.local_protocol}: {exc}") from None
     # Tests set the clock (`create_app(clock=...)`); rules that depend on time read it here,

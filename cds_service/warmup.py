@@ -25,7 +25,7 @@ from cards.render import kinds as card_kinds
 from cds_service import services
 from cds_service.api.schemas import HOOK_REQUEST
 from cds_service.data.loader import load_record
-from cds_service.knowledge import Knowledge, load_knowledge
+from cds_service.knowledge import Knowledge
 from cds_service.metrics import open_series
 from cds_service.quieting import Quieting
 
@@ -126,7 +126,7 @@ def synthetic_call(
 
 def warm_up(app: Flask) -> list[str]:
     """Runs each service on the synthetic patient; returns the kinds of the cards rendered."""
-    kn = load_knowledge().with_protocol(app.extensions.get("cds_protocol"))
+    kn: Knowledge = app.extensions["cds_knowledge"]
     rendered: list[str] = []
     with app.test_request_context("/"):
         for service, block_ordered in product(services.ALL, (True, False)):

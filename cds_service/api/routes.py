@@ -18,7 +18,7 @@ from cds_service.api.errors import CdsError
 from cds_service.api.json_body import read_json_body
 from cds_service.api.schemas import HOOK_REQUEST, flatten
 from cds_service.data.loader import DataUnavailable, RecordFetcher, load_record
-from cds_service.knowledge import load_knowledge
+from cds_service.knowledge import Knowledge
 from cds_service.metrics import CARDS
 
 if TYPE_CHECKING:
@@ -65,7 +65,11 @@ def call_service(service_id: str) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise CdsError(400, "The request body must be a JSON object.")
     try:
-        call = replace(HOOK_REQUEST.load(body), arrived=arrived)
+        call = replace(
+            HOOK_REQUEST.load(body),
+            arrived=arrived,
+            received_at=current_app.extensions["cds_clock"](),
+        )
     except ValidationError as exc:
         raise CdsError(400, "The hook request is invalid.", flatten(exc.messages)) from None
     if call.hook != service.hook:
@@ -84,8 +88,7 @@ def call_service(service_id: str) -> dict[str, Any]:
             exc.problems,
         ) from None
     # The release, with the clinic's protocol checked at start-up where one is configured.
-    knowledge = load_knowledge().with_protocol(current_app.extensions.get("cds_protocol"))
-    call = replace(call, received_at=current_app.extensions["cds_clock"]())
+    knowledge: Knowledge = current_app.extensions["cds_knowledge"]
     decisions = service.decide(call, record, knowledge)
     quieting: Quieting | None = current_app.extensions.get("cds_quieting")
     if quieting is not None:
