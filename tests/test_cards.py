@@ -144,8 +144,9 @@ def test_any_order_trigger_mode_is_a_data_switch(client: FlaskClient, monkeypatc
     body = fixture_request("22-crps-non-pain-order")
     assert cards_for(client, body) == {}
     kn = knowledge.load_knowledge()
-    monkeypatch.setattr(
-        "cds_service.api.routes.load_knowledge",
-        lambda: replace(kn, triggers=replace(kn.triggers, mode="any-order")),
+    monkeypatch.setitem(  # the release the app built at start-up
+        client.application.extensions,
+        "cds_knowledge",
+        replace(kn, triggers=replace(kn.triggers, mode="any-order")),
     )
     assert "lsb-suggestion" in cards_for(client, body)
