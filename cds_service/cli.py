@@ -268,7 +268,7 @@ def protocol_check(args: argparse.Namespace) -> int:
     print(f"{args.file}: OK: {protocol.citation}")
     for drug_id, hold in protocol.holds.items():
         restart = f"{hold.restart.value} h" if hold.restart else "not set"
-        print(f"  {kn.drug_by_id[drug_id].name}: hold {hold.before[0].value} h, restart {restart}")
+        print(f"  {kn.drugs.by_id[drug_id].name}: hold {hold.before[0].value} h, restart {restart}")
     return 0
 
 

@@ -48,7 +48,7 @@ def synthetic_call(
     call reaches the cards. For appointment-book, the block booked a day or a month from `now`:
     too soon for a hold, and in time."""
     indication = next(k for k, v in kn.indication_by_code.items() if v.lsb == "indicated")
-    drug = next(iter(kn.drug_by_code))
+    drug = next(iter(kn.drugs.by_code))
     subject = {"reference": f"Patient/{PATIENT}"}
     condition = {
         "resourceType": "Condition",
@@ -67,7 +67,7 @@ def synthetic_call(
         "subject": subject,
     }
     if block_ordered:
-        order = kn.procedure_order_codes[0]
+        order = kn.procedure.order_codes[0]
         draft = {
             "resourceType": "ServiceRequest",
             "id": "warm-up-order",
@@ -94,7 +94,7 @@ def synthetic_call(
     if hook == "order-select":
         context["selections"] = [f"{draft['resourceType']}/warm-up-order"]
     if hook == "appointment-book":
-        order = kn.procedure_order_codes[0]
+        order = kn.procedure.order_codes[0]
         start = now + timedelta(days=1 if block_ordered else 30)
         appointment = {
             "resourceType": "Appointment",

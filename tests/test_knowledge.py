@@ -61,8 +61,8 @@ def test_every_anticoagulant_product_maps_to_a_drug(oid: str) -> None:
     doc = json.loads((VALUESET_DIR / f"ValueSet-{oid}.json").read_text(encoding="utf-8"))
     for item in doc["expansion"]["contains"]:
         key = kn.systems.key(item["system"], item["code"])
-        assert key in kn.drug_by_code, f"{item['code']} {item['display']} maps to no drug"
-        assert kn.drug_by_code[key].drug.kind == "anticoagulant"
+        assert key in kn.drugs.by_code, f"{item['code']} {item['display']} maps to no drug"
+        assert kn.drugs.by_code[key].drug.kind == "anticoagulant"
 
 
 def test_common_products_map_to_the_right_drug() -> None:
@@ -75,7 +75,7 @@ def test_common_products_map_to_the_right_drug() -> None:
         "309362": "clopidogrel",
     }
     for code, drug in expected.items():
-        assert kn.drug_by_code[(rxnorm, code)].drug.id == drug
+        assert kn.drugs.by_code[(rxnorm, code)].drug.id == drug
 
 
 def test_icd10cm_codes_match_with_or_without_the_dot() -> None:
@@ -106,7 +106,7 @@ def test_indication_classes() -> None:
 
 def test_every_drug_has_a_hold_policy_with_a_source() -> None:
     kn = load_knowledge()
-    for drug in kn.drug_by_id.values():
+    for drug in kn.drugs.by_id.values():
         assert drug.hold is not None, drug.id
         assert drug.hold.source is not None, drug.id
         if drug.hold.policy == "interval":
@@ -135,7 +135,7 @@ def test_interval_arithmetic() -> None:
     hours = Interval(12, "h", high=24)
     assert (hours.shortest, hours.longest) == (timedelta(hours=12), timedelta(hours=24))
     assert Interval(5, "d").longest == timedelta(days=5)
-    enoxaparin = load_knowledge().drug_by_id["enoxaparin"].hold
+    enoxaparin = load_knowledge().drugs.by_id["enoxaparin"].hold
     assert enoxaparin.longest_before == Interval(24, "h", when="therapeutic dose")
 
 
@@ -144,16 +144,17 @@ def test_every_hold_policy_has_an_indicator_and_wording() -> None:
 
     kn = load_knowledge()
     words = common()["hold_policies"]
-    for policy, indicator in kn.block_ordered_indicator.items():
+    for policy, indicator in kn.drugs.block_ordered_indicator.items():
         assert indicator in ("info", "warning", "critical")
         assert policy == "interval" or policy in words, policy
     # Fail safe: no confirmed figure is as loud as a required hold.
-    assert kn.block_ordered_indicator["unknown"] == kn.block_ordered_indicator["interval"]
+    indicators = kn.drugs.block_ordered_indicator
+    assert indicators["unknown"] == indicators["interval"]
 
 
 def test_intervals_cite_the_table_that_was_read() -> None:
     kn = load_knowledge()
-    for drug in kn.drug_by_id.values():
+    for drug in kn.drugs.by_id.values():
         if drug.hold and drug.hold.policy != "unknown":
             assert drug.hold.source and drug.hold.source.key == "asra2018_table_mirror", drug.id
             assert drug.hold.source.card and "as tabulated in" in drug.hold.source.card

@@ -16,7 +16,7 @@ def hold_rows(kn: Knowledge) -> list[dict[str, Any]]:
     """One row per drug, in the words the cards use."""
     words = common()["hold_policies"]
     rows = []
-    for drug in sorted(kn.drug_by_id.values(), key=lambda d: d.name):
+    for drug in sorted(kn.drugs.by_id.values(), key=lambda d: d.name):
         holds = kn.holds_for(drug)
         hold = holds[0] if holds else None
         policy = hold.policy if hold else "unknown"
@@ -44,7 +44,7 @@ def clinician_markdown(topic: str) -> str | None:
     kn = load_knowledge()
     cited = {
         d.hold.source.card or d.hold.source.citation
-        for d in kn.drug_by_id.values()
+        for d in kn.drugs.by_id.values()
         if d.hold and d.hold.policy != "unknown" and d.hold.source
     }
     return ENV.from_string(path.read_text(encoding="utf-8")).render(

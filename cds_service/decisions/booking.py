@@ -170,7 +170,7 @@ def follow_up_request(call: HookCall, last: BlockPlan, kn: Knowledge) -> dict[st
         "resourceType": "ServiceRequest",
         "status": "draft",
         "intent": "order",
-        "code": {"text": f"Follow-up visit after {kn.procedure_label.lower()}"},
+        "code": {"text": f"Follow-up visit after {kn.procedure.label.lower()}"},
         "subject": {"reference": f"Patient/{call.patient_id}"},
         "occurrencePeriod": {
             "start": (last.day + window.shortest).isoformat(),

@@ -40,7 +40,7 @@ def _draft(
 def proposed_order(call: HookCall, indications: list[IndicationFact], kn: Knowledge) -> dict:
     """The draft block order, with the side as a coded bodySite (none when the side is unknown:
     the proceduralist decides)."""
-    order = _draft(call, indications, kn.procedure_order_codes, kn.procedure_label)
+    order = _draft(call, indications, kn.procedure.order_codes, kn.procedure.label)
     if side := side_of(indications):
         # Bilateral is both limbs: one coded site each (ServiceRequest.bodySite is 0..*).
         order["bodySite"] = [
@@ -51,6 +51,6 @@ def proposed_order(call: HookCall, indications: list[IndicationFact], kn: Knowle
 
 def referral(call: HookCall, indications: list[IndicationFact], kn: Knowledge) -> dict:
     """A referral to pain medicine, for prescribers who do not perform blocks."""
-    request = _draft(call, indications, kn.referral_codes, kn.referral_label)
-    request["category"] = [{"coding": [c.as_coding() for c in kn.referral_category]}]
+    request = _draft(call, indications, kn.procedure.referral_codes, kn.procedure.referral_label)
+    request["category"] = [{"coding": [c.as_coding() for c in kn.procedure.referral_category]}]
     return request

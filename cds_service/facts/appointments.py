@@ -50,9 +50,9 @@ def _concepts(appointment: Resource) -> list[tuple[str, object]]:
 
 
 def _names_block(concept: object, kn: Knowledge) -> bool:
-    if any(kn.systems.key(c["system"], c["code"]) in kn.procedure_codes for c in codings(concept)):
+    if any(kn.systems.key(c["system"], c["code"]) in kn.procedure.codes for c in codings(concept)):
         return True
-    return bool(kn.procedure_names and kn.procedure_names.search(concept_text(concept)))
+    return bool(kn.procedure.names and kn.procedure.names.search(concept_text(concept)))
 
 
 def _label(appointment: Resource) -> str:

@@ -57,7 +57,7 @@ def match_drugs(
     first, then by name in text."""
     found: dict[str, tuple[Drug, str]] = {}
     for key in keys:
-        match: DrugMatch | None = kn.drug_by_code.get(key)
+        match: DrugMatch | None = kn.drugs.by_code.get(key)
         if match:
             found.setdefault(match.drug.id, (match.drug, match.how))
     if found:
@@ -166,7 +166,7 @@ def read_medications(
             matches = [
                 (d, how)
                 for d, how in matches
-                if not kn.lock_flush.applies(d, concept.text, instructions)
+                if not kn.drugs.lock_flush.applies(d, concept.text, instructions)
             ]
         if matches and (counts or (counts is None and kn.rules.unknown_status_counts)):
             if error := validation_error(resource):

@@ -26,9 +26,9 @@ def is_lsb(order: Resource, kn: Knowledge) -> bool:
     if order.get("resourceType") not in ("ServiceRequest", "Procedure"):
         return False
     code = order.get("code")
-    if any(kn.systems.key(c["system"], c["code"]) in kn.procedure_codes for c in codings(code)):
+    if any(kn.systems.key(c["system"], c["code"]) in kn.procedure.codes for c in codings(code)):
         return True
-    return bool(kn.procedure_names and kn.procedure_names.search(concept_text(code)))
+    return bool(kn.procedure.names and kn.procedure.names.search(concept_text(code)))
 
 
 def is_pain_related(order: Resource, record: PatientRecord, kn: Knowledge) -> bool:

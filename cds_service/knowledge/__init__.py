@@ -11,7 +11,6 @@ start-up instead of silently dropping a warning.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -20,6 +19,7 @@ from pathlib import Path
 from cds_service.knowledge.allergies import AllergyRules, load_allergies
 from cds_service.knowledge.antithrombotics import (
     Drug,
+    DrugIndex,
     DrugMatch,
     Hold,
     HoldPolicy,
@@ -41,13 +41,13 @@ from cds_service.knowledge.body_sites import BodySites, load_body_sites
 from cds_service.knowledge.indications import Indication, LsbFit, load_indications
 from cds_service.knowledge.labs import Lab, load_labs
 from cds_service.knowledge.pathway import Pathway, load_pathway
-from cds_service.knowledge.procedure import load_procedure
+from cds_service.knowledge.procedure import Procedure, load_procedure
 from cds_service.knowledge.procedures import ProcedureHistory, load_procedure_history
 from cds_service.knowledge.protocol import Protocol, ProtocolError, load_protocol
 from cds_service.knowledge.record_rules import RecordRules, load_record_rules
 from cds_service.knowledge.support import load_support
 from cds_service.knowledge.triggers import Triggers, load_triggers
-from cds_service.terminology import Code, CodeKey, CodeSystems
+from cds_service.terminology import CodeKey, CodeSystems
 
 __all__ = [
     "KNOWLEDGE_DIR",
@@ -98,21 +98,9 @@ class Knowledge:
     version: str
     systems: CodeSystems
     sources: Mapping[str, Source]
-    procedure_label: str
-    procedure_order_codes: tuple[Code, ...]
-    procedure_codes: frozenset[CodeKey]
-    procedure_names: re.Pattern[str] | None
-    bleeding_risk: str | None
-    referral_label: str
-    referral_codes: tuple[Code, ...]
-    referral_category: tuple[Code, ...]
+    procedure: Procedure  # the block itself and the referral beside it
     indication_by_code: Mapping[CodeKey, Indication]
-    drug_by_code: Mapping[CodeKey, DrugMatch]
-    drug_by_id: Mapping[str, Drug]
-    drug_classes_by_atc_prefix: Mapping[str, str]
-    drug_names: Mapping[str, Drug]  # lowercase ingredient and brand names, words split by spaces
-    block_ordered_indicator: Mapping[str, str]  # hold policy -> card indicator
-    lock_flush: LockFlush
+    drugs: DrugIndex  # antithrombotics by code, name and id; the block-ordered indicators
     body_sites: BodySites
     amputation_lower: frozenset[CodeKey]
     amputation_upper: frozenset[CodeKey]
@@ -147,10 +135,10 @@ class Knowledge:
 
     def _drugs_named_in(self, text: str) -> tuple[Drug, ...]:
         words = WORD.findall(text.lower())
-        found = [w for w in words if w in self.drug_names]
+        found = [w for w in words if w in self.drugs.names]
         joined = f" {' '.join(words)} "
-        found += [n for n in self.drug_names if " " in n and f" {n} " in joined]
-        return tuple({self.drug_names[n].id: self.drug_names[n] for n in found}.values())
+        found += [n for n in self.drugs.names if " " in n and f" {n} " in joined]
+        return tuple({self.drugs.names[n].id: self.drugs.names[n] for n in found}.values())
 
     def support_groups(self, keys: Iterable[CodeKey], text: str) -> tuple[CodeGroup, ...]:
         """The conservative-treatment and opioid groups a medication (its normalised codes
@@ -177,11 +165,11 @@ class Knowledge:
     def indicator_when_block_ordered(self, drug: Drug) -> str:
         """The bleeding card's indicator for this drug when the block itself is ordered."""
         hold = self.holds_for(drug)
-        return self.block_ordered_indicator[hold[0].policy if hold else "unknown"]
+        return self.drugs.block_ordered_indicator[hold[0].policy if hold else "unknown"]
 
     def atc_class(self, atc_code: str) -> str | None:
         """The antithrombotic class an ATC code falls in (B01A...), or None."""
-        for prefix, label in self.drug_classes_by_atc_prefix.items():
+        for prefix, label in self.drugs.classes_by_atc_prefix.items():
             if atc_code.startswith(prefix):
                 return label
         return None
@@ -201,21 +189,9 @@ def _build() -> Knowledge:
         version=versions[-1],
         systems=reader.systems,
         sources=reader.sources,
-        procedure_label=procedure.label,
-        procedure_order_codes=procedure.order_codes,
-        procedure_codes=procedure.codes,
-        procedure_names=procedure.names,
-        bleeding_risk=procedure.bleeding_risk,
-        referral_label=procedure.referral_label,
-        referral_codes=procedure.referral_codes,
-        referral_category=procedure.referral_category,
+        procedure=procedure,
         indication_by_code=indications,
-        drug_by_code=drugs.by_code,
-        drug_by_id=drugs.by_id,
-        drug_classes_by_atc_prefix=drugs.classes_by_atc_prefix,
-        drug_names=drugs.names,
-        block_ordered_indicator=drugs.block_ordered_indicator,
-        lock_flush=drugs.lock_flush,
+        drugs=drugs,
         body_sites=load_body_sites(reader),
         amputation_lower=support.amputation_lower,
         amputation_upper=support.amputation_upper,

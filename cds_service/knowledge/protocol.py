@@ -88,7 +88,7 @@ def _drug_hold(entry: Any, index: int, kn: Knowledge, source: Source) -> tuple[s
         rxcui = str(rxcui)
     if not isinstance(rxcui, str) or not rxcui.strip():
         raise ProtocolError(f"{where}: rxnorm (an ingredient RxCUI) is missing")
-    match = kn.drug_by_code.get(kn.systems.key(RXNORM, rxcui))
+    match = kn.drugs.by_code.get(kn.systems.key(RXNORM, rxcui))
     if match is None or match.how != "RxNorm ingredient":
         raise ProtocolError(
             f"{where}: rxnorm {rxcui!r} is not an ingredient RxCUI of an anticoagulant or "

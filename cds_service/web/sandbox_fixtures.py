@@ -253,9 +253,9 @@ def orders(request: dict[str, Any]) -> list[Order]:
         kn = load_knowledge()
         names = {uri: name.upper() for name, uri in kn.systems.uri_by_name.items()}
         codes = ", ".join(
-            f"{names.get(c.system, c.system)} {c.code}" for c in kn.procedure_order_codes
+            f"{names.get(c.system, c.system)} {c.code}" for c in kn.procedure.order_codes
         )
-        found.append(Order(LSB_REF, f"{kn.procedure_label} ({codes})", is_block=True))
+        found.append(Order(LSB_REF, f"{kn.procedure.label} ({codes})", is_block=True))
     return found
 
 
@@ -342,8 +342,8 @@ def block_order(context: dict[str, Any]) -> dict[str, Any]:
         "status": "draft",
         "intent": "order",
         "code": {
-            "coding": [c.as_coding() for c in kn.procedure_order_codes],
-            "text": kn.procedure_label,
+            "coding": [c.as_coding() for c in kn.procedure.order_codes],
+            "text": kn.procedure.label,
         },
         "subject": {"reference": f"Patient/{context.get('patientId', '')}"},
     }
