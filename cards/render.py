@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import MutableMapping
 from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -24,6 +25,7 @@ CARDS_DIR = Path(__file__).parent
 SUMMARY_LIMIT = 140  # characters, CDS Hooks 2.0 "Card Attributes"
 # Inline record text: these characters could start emphasis, a link, an image, HTML, a table
 # cell or an autolink (`:` in `https://`). Record text never starts a line, so `-` and `.` stay.
+BLANK_LINES = re.compile(r"\n{3,}")  # what a template's skipped lines leave behind
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>&~:])")
 
 
@@ -31,8 +33,17 @@ def escape_markdown(value: Any) -> str:
     return MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
 
 
+class CardEnvironment(jinja2.Environment):
+    """Templates see the environment's globals as one flat dict, fixed once the environment is
+    built. Jinja's default, a ChainMap over them, is copied into a new dict at every render: a
+    tenth of a card's rendering time."""
+
+    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
+        return {**self.globals, **(d or {})}
+
+
 def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
+    env = CardEnvironment(
         loader=jinja2.FileSystemLoader(CARDS_DIR),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -107,7 +118,7 @@ def kinds() -> list[str]:
 
 
 def _text(tpl: jinja2.Template, data: dict[str, Any]) -> str:
-    return re.sub(r"\n{3,}", "\n\n", tpl.render(**data)).strip()
+    return BLANK_LINES.sub("\n\n", tpl.render(**data)).strip()
 
 
 def _summary(spec: dict[str, Any], data: dict[str, Any]) -> str:
