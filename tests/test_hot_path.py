@@ -19,6 +19,7 @@ from cds_service.data.record import PatientRecord
 from cds_service.data.validation import validation_error
 from cds_service.db.driver_query import DriverQuery
 from cds_service.facts.medications import read_medications
+from cds_service.facts.procedures import read_procedures
 from cds_service.feedback.models import IssuedCard
 from cds_service.knowledge import load_knowledge
 from cds_service.quieting import QUIETED_KINDS
@@ -151,4 +152,33 @@ def test_a_medication_concept_read_once_is_still_judged_per_record() -> None:
         ("MedicationStatement/ref-w", "warfarin"),
         ("MedicationStatement/ref-a", "apixaban"),
     ]
+    assert problems == []
+
+
+def _procedure(ident: str, text: str, when: str, **fields: Any) -> dict[str, Any]:
+    return {"resourceType": "Procedure", "id": ident, "status": "completed",
+            "subject": {"reference": "Patient/p1"}, "code": {"text": text},
+            "performedDateTime": when, **fields}
+
+
+def test_a_procedure_code_read_once_is_still_judged_per_record() -> None:
+    """One code on several records: read once, but each record's status, date and kind are its
+    own, and a different code is read afresh."""
+    block = "Lumbar sympathetic block"
+    sources = [
+        (_procedure("p1", block, "2026-03-02"), "history"),
+        (_procedure("p2", block, "2026-06-09"), "history"),
+        (_procedure("p3", block, "2026-07-01", status="not-done"), "history"),
+        (_procedure("p4", "Below knee amputation", "2025-01-05"), "history"),
+        ({"resourceType": "ServiceRequest", "id": "s1", "status": "completed",
+          "intent": "order", "subject": {"reference": "Patient/p1"}, "code": {"text": block},
+          "occurrenceDateTime": "2026-09-15"}, "completed orders"),
+    ]
+    blocks, _, amputations, problems = read_procedures(sources, load_knowledge())
+    assert [(b.origin.reference, b.when) for b in blocks] == [
+        ("Procedure/p1", date(2026, 3, 2)),
+        ("Procedure/p2", date(2026, 6, 9)),
+        ("ServiceRequest/s1", date(2026, 9, 15)),
+    ]
+    assert [(a.origin.reference, a.limb) for a in amputations] == [("Procedure/p4", "lower")]
     assert problems == []
