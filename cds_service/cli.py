@@ -36,9 +36,10 @@ def serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO, format="[%(asctime)s] [%(levelname)s] %(name)s: %(message)s"
     )
-    # The format shows no thread, process or source line, so no log record gathers them: under
-    # gevent, gathering them took a fifth of each line's time (logging HOWTO, "Optimization").
-    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    # No format here or in gunicorn's shows a thread, a multiprocessing name or a source line,
+    # so no log record gathers them: under gevent that took a fifth of each line's time
+    # (logging HOWTO, "Optimization"). gunicorn's own lines show the process id: kept.
+    logging.logThreads = logging.logMultiprocessing = False
     logging._srcfile = None
     # Built once, before gunicorn forks its workers: a wrong configuration stops here with a
     # message, migrations run once, and every worker starts with the knowledge, templates and

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -115,3 +116,12 @@ def test_log_lines_name_the_call_but_no_patient(live_server: str, live_server_lo
     assert patient not in log
     for resource in (e["resource"] for e in body["prefetch"]["conditions"]["entry"]):
         assert resource["id"] not in log
+
+
+def test_every_log_line_is_formatted(live_server: str, live_server_log: Path) -> None:
+    """The service's logging settings suit gunicorn's formats too: a field a format prints
+    but a log record no longer gathers fails each line with a "Logging error"."""
+    assert requests.get(f"{live_server}/healthz", timeout=10).status_code == 200
+    log = live_server_log.read_text()
+    assert re.search(r"\[\d+\] \[INFO\] Starting gunicorn", log)  # gunicorn's, with its pid
+    assert "Logging error" not in log
