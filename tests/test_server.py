@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from cds_service.db import make_engine
 from cds_service.feedback.models import IssuedCard
+from cds_service.server import let_other_connections_go
 from cds_service.testing import free_port, served
 
 from fixture_files import fixture_request
@@ -34,6 +35,37 @@ from fixture_files import fixture_request
 pytestmark = pytest.mark.slow
 
 HOOK = "/cds-services/lsb-order-select"
+
+
+def test_a_connection_whose_request_arrives_later_is_served_within_one_round() -> None:
+    """Four connections whose next requests are already read keep a worker busy; a fifth, whose
+    request arrives meanwhile, is served after one round of theirs, not after all of them."""
+    import gevent
+    from gevent import socket as gsocket
+
+    served: list[str] = []
+    waiting_side, client_side = gsocket.socketpair()
+
+    def waiting_connection() -> None:
+        waiting_side.recv(1)
+        served.append("waiting")
+
+    def busy_connection(name: str) -> None:
+        for _ in range(20):
+            let_other_connections_go()  # as a worker does after each request
+            served.append(name)
+
+    waiting = gevent.spawn(waiting_connection)
+    gevent.sleep(0)  # it now waits for its socket
+    client_side.send(b"x")
+    busy = [gevent.spawn(busy_connection, f"busy-{n}") for n in range(4)]
+    try:
+        done = gevent.joinall([waiting, *busy], timeout=10, raise_error=True)
+    finally:
+        waiting_side.close()
+        client_side.close()
+    assert len(done) == 1 + len(busy)
+    assert served.index("waiting") <= len(busy)
 
 
 def test_each_worker_listens_on_its_own_socket() -> None:
