@@ -32,6 +32,8 @@ def main() -> int:
     args = parser.parse_args()
     path = fixture_path("01")
     body = json.loads(path.read_bytes())
+    # Outside the timing: the first lookup imports the service registry (half a second).
+    endpoint = service_path(path)
     headers = {"Content-Type": "application/json"}
     firsts: list[float] = []
     warm: list[float] = []
@@ -43,8 +45,7 @@ def main() -> int:
             for n in range(args.calls + 1):
                 data = with_new_ids(body, n)
                 started = time.perf_counter()
-                response = requests.post(url + service_path(path), data=data, headers=headers,
-                                         timeout=30)
+                response = requests.post(url + endpoint, data=data, headers=headers, timeout=30)
                 times.append((time.perf_counter() - started) * 1000)
                 assert response.status_code == 200, response.status_code
         firsts.append(times[0])
