@@ -23,10 +23,6 @@ from cds_service.terminology import as_list, codings, concept_label, concept_tex
 
 SERVICE_REQUESTS = "serviceRequests"
 SCHEDULED = "scheduledAppointments"  # the patient's appointments already in the schedule
-NOT_BOOKED = ("cancelled", "entered-in-error", "noshow")
-# R4 AppointmentStatus codes of an appointment still to come (the prefetch query asks for
-# these): "fulfilled" is over, "waitlist" has no date yet.
-STILL_TO_COME = ("proposed", "pending", "booked", "arrived", "checked-in")
 SCHEDULE_NAME = "the appointments already in the schedule"
 
 
@@ -128,7 +124,7 @@ def read_appointments(
     for appointment in appointments:
         if appointment.get("resourceType") != "Appointment":
             continue
-        if appointment.get("status") in NOT_BOOKED:
+        if appointment.get("status") in kn.rules.appointment_not_booked:
             continue
         how, based_on, unread = _recognise(appointment, record, kn)
         if how is not None:
@@ -203,7 +199,7 @@ def read_scheduled(
     for appointment in record.resources.get(SCHEDULED, ()):
         if appointment.get("resourceType") != "Appointment":
             continue
-        if appointment.get("status") not in STILL_TO_COME:
+        if appointment.get("status") not in kn.rules.appointment_still_to_come:
             continue
         if _same_booking(appointment, booking) or not _for_patient(appointment, patient_id):
             continue

@@ -20,13 +20,13 @@ WHERE = "laboratory results"
 REPORTED = {"final", "amended", "corrected", "preliminary"}  # FHIR R4 observation-status
 
 
-def number_text(value: object) -> str | None:
+def _number(value: object) -> str | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return f"{value:g}"
 
 
-def unit_text(quantity: dict) -> str | None:
+def _unit(quantity: dict) -> str | None:
     """The unit as a person reads it. A UCUM annotation alone (`{INR}`, `{ratio}`) names no
     unit, so it is not shown: an INR is a bare number."""
     unit = quantity.get("unit") or quantity.get("code")
@@ -39,24 +39,31 @@ def unit_text(quantity: dict) -> str | None:
 def _quantity_text(quantity: object) -> str | None:
     if not isinstance(quantity, dict):
         return None
-    number = number_text(quantity.get("value"))
+    number = _number(quantity.get("value"))
     if number is None:
         return None
-    unit = unit_text(quantity)
+    unit = _unit(quantity)
     return f"{number} {unit}" if unit else number
 
 
-def _value(observation: Resource) -> tuple[str, str | None] | None:
+def reported_value(observation: Resource) -> tuple[str, str | None] | None:
     quantity = observation.get("valueQuantity")
-    if isinstance(quantity, dict) and (number := number_text(quantity.get("value"))) is not None:
+    if isinstance(quantity, dict) and (number := _number(quantity.get("value"))) is not None:
         comparator = quantity.get("comparator")
         if isinstance(comparator, str):
             number = f"{comparator}{number}"
-        return number, unit_text(quantity)
+        return number, _unit(quantity)
     text = observation.get("valueString")
     if isinstance(text, str) and text.strip():
         return text.strip(), None
     return None
+
+
+def interpretation_text(observation: Resource) -> str | None:
+    """The lab's own flag (e.g. High), as it wrote it."""
+    return next(
+        (t for i in as_list(observation.get("interpretation")) if (t := concept_label(i))), None
+    )
 
 
 def _reference_range(observation: Resource) -> str | None:
@@ -76,16 +83,12 @@ def _reference_range(observation: Resource) -> str | None:
 def _lab_fact(
     observation: Resource, lab: Lab, value: tuple[str, str | None], when: str | None, origin: Origin
 ) -> LabFact:
-    interpretation = next(
-        (t for i in as_list(observation.get("interpretation")) if (t := concept_label(i))),
-        None,
-    )
     return LabFact(
         lab=lab,
         value=value[0],
         unit=value[1],
         when=when[:10] if when else None,
-        interpretation=interpretation,
+        interpretation=interpretation_text(observation),
         reference_range=_reference_range(observation),
         status=str(observation["status"]),
         origin=origin,
@@ -115,7 +118,7 @@ def read_labs(
             ),
             None,
         )
-        value = _value(observation) if lab else None
+        value = reported_value(observation) if lab else None
         if lab is None or value is None:
             continue
         when = event_date(observation, "effectiveDateTime", "effectivePeriod", "issued")

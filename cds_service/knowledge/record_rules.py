@@ -20,6 +20,8 @@ class RecordRules:
     suggestion_verification: frozenset[str]
     suggestion_unverified_needs: frozenset[str]  # clinical statuses when no verification is given
     medication_stale_after_days: int
+    appointment_not_booked: frozenset[str]
+    appointment_still_to_come: tuple[str, ...]  # in the file's order: a prefetch query lists them
 
 
 def load_record_rules(reader: Reader) -> RecordRules:
@@ -37,4 +39,6 @@ def load_record_rules(reader: Reader) -> RecordRules:
         suggestion_verification=frozenset(cond["suggestion_verification"]),
         suggestion_unverified_needs=frozenset(cond["suggestion_unverified_needs_clinical_status"]),
         medication_stale_after_days=int(doc["medication"]["stale_after_days"]),
+        appointment_not_booked=frozenset(doc["appointment"]["not_booked"]),
+        appointment_still_to_come=tuple(doc["appointment"]["still_to_come"]),
     )

@@ -9,12 +9,11 @@ from cds_service.facts import extract_facts
 from cds_service.facts.appointments import (
     SCHEDULED,
     SERVICE_REQUESTS,
-    STILL_TO_COME,
     read_appointments,
     read_scheduled,
 )
 from cds_service.hook_call import HookCall
-from cds_service.knowledge import Knowledge
+from cds_service.knowledge import Knowledge, load_knowledge
 from cds_service.services.base import CdsService
 from cds_service.services.lsb import PREFETCH as ORDER_PREFETCH
 
@@ -30,7 +29,8 @@ PREFETCH = {
         "MedicationRequest?patient={{context.patientId}}&_include=MedicationRequest:medication"
     ),
     SERVICE_REQUESTS: "ServiceRequest?patient={{context.patientId}}",
-    SCHEDULED: "Appointment?patient={{context.patientId}}&status=" + ",".join(STILL_TO_COME),
+    SCHEDULED: "Appointment?patient={{context.patientId}}&status="
+    + ",".join(load_knowledge().rules.appointment_still_to_come),
     # The blocks already done (the series) and allergies to what every block uses: read as
     # the order services read them.
     **{k: ORDER_PREFETCH[k] for k in ("procedures", "completedServiceRequests", "allergies")},

@@ -10,9 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from cds_service.facts.appointments import STILL_TO_COME
 from cds_service.facts.dates import event_date
-from cds_service.facts.observations import number_text, unit_text
+from cds_service.facts.observations import interpretation_text, reported_value
 from cds_service.facts.procedures import WHEN, fulfilled_requests
 from cds_service.knowledge import load_knowledge
 from cds_service.terminology import as_list, concept_label
@@ -40,18 +39,10 @@ class ChartList:
 
 def value_text(observation: dict[str, Any]) -> str:
     """The result as the lab reported it: number, comparator and unit, or its text."""
-    quantity = observation.get("valueQuantity")
-    if isinstance(quantity, dict) and (number := number_text(quantity.get("value"))) is not None:
-        comparator = quantity.get("comparator")
-        number = f"{comparator}{number}" if isinstance(comparator, str) else number
-        unit = unit_text(quantity)
+    if value := reported_value(observation):
+        number, unit = value
         return f"{number} {unit}" if unit else number
-    for key in ("valueString", "valueCodeableConcept"):
-        value = observation.get(key)
-        text = value.strip() if isinstance(value, str) else concept_label(value)
-        if text:
-            return text
-    return "(no value)"
+    return concept_label(observation.get("valueCodeableConcept")) or "(no value)"
 
 
 def _day(resource: dict[str, Any], *fields: str) -> str:
@@ -153,11 +144,7 @@ def lab_rows(observations: list[dict[str, Any]]) -> list[ChartRow]:
         )
         text = known.label if known else concept_label(code) or "(no test named)"
         details = [value_text(observation)]
-        interpretation = next(
-            (t for i in as_list(observation.get("interpretation")) if (t := concept_label(i))),
-            "",
-        )
-        if interpretation:
+        if interpretation := interpretation_text(observation):
             details.append(f"flagged {interpretation}")
         for entry in as_list(observation.get("referenceRange")):
             if not isinstance(entry, dict):
@@ -179,6 +166,7 @@ def schedule_rows(appointments: list[dict[str, Any]]) -> list[ChartRow]:
     """The patient's appointments already in the schedule, in date order: what they are (the
     service type, else the appointment type, else the description), when, and their status;
     one no longer to come (cancelled, no-show, fulfilled) is shown inactive."""
+    kn = load_knowledge()
     rows = []
     for appointment in appointments:
         concepts = [*as_list(appointment.get("serviceType")), appointment.get("appointmentType")]
@@ -189,7 +177,7 @@ def schedule_rows(appointments: list[dict[str, Any]]) -> list[ChartRow]:
             ChartRow(
                 text=text or "(no type recorded)",
                 status=status,
-                active=status in STILL_TO_COME,
+                active=status in kn.rules.appointment_still_to_come,
                 when=str(appointment.get("start") or "")[:10],
                 detail=str(appointment.get("start") or ""),
             )
