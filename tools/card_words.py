@@ -31,17 +31,17 @@ def words(markdown: str) -> int:
 
 
 def count(fixtures: Path) -> dict[str, list[tuple[int, int]]]:
-    from cds_service import create_app
+    from cds_service import create_app, services
 
     app = create_app(dev_mode=True, database_url=f"sqlite:///{tempfile.mkdtemp()}/words.db")
     # The fixture patients' day (tests/fixture_files.py), so the counts do not drift.
     app.extensions["cds_clock"] = lambda: datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
     client = app.test_client()
+    service_of_hook = {service.hook: service.id for service in services.ALL}
     per_kind: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for path in sorted((fixtures / "requests").glob("*.json")):
         body = json.loads(path.read_text(encoding="utf-8"))
-        service = "lsb-order-select" if body.get("hook") == "order-select" else "lsb-order-sign"
-        response = client.post(f"/cds-services/{service}", json=body)
+        response = client.post(f"/cds-services/{service_of_hook[body['hook']]}", json=body)
         for card in (response.get_json() or {}).get("cards", []):
             detail = words(card.get("detail", ""))
             per_kind[card["source"]["topic"]["code"]].append(
