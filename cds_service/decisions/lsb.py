@@ -4,7 +4,9 @@ One card per concern, at the right moment:
 - order-select, a pain-related order selected: the suggestion (bleeding facts as one line per
   drug inside it), or "confirm the indication" when the site or the diagnosis is not settled;
 - the block itself selected (order-select) or among the orders signed (order-sign): the bleeding
-  card, as loud as the drugs call for, and a warning when no leg or foot indication is on record;
+  card, as loud as the drugs call for; a warning for a lab result that signals a bleeding risk
+  (by the lab's own range), when no leg or foot indication is on record, and when the block's
+  side is not the side of any indication;
 - order-sign otherwise: nothing (the suggestion belongs to order-select).
 """
 
@@ -15,9 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from cds_service.decisions.anatomy import split_by_limb
+from cds_service.decisions.labs import lab_extension
 from cds_service.decisions.model import CardDecision
 from cds_service.decisions.orders import proposed_order, referral
-from cds_service.decisions.pathway import block_cards, pathway_view
+from cds_service.decisions.pathway import PathwayView, block_cards, pathway_view
+from cds_service.decisions.sides import wrong_sides
 from cds_service.facts.model import DrugFact, Facts, IndicationFact, SupportFact
 from cds_service.hook_call import HookCall
 from cds_service.knowledge import Drug, Hold, Knowledge
@@ -165,11 +169,28 @@ def block_ordered(
                 extension=evidence_extension([], drugs),
             )
         )
+    view: PathwayView = shared["pathway"]
+    if view.lab_risks:  # with or without a drug on record
+        cards.append(
+            CardDecision(
+                "lsb-lab-bleeding-risk",
+                {**shared, **orders, "risks": view.lab_risks},
+                extension=lab_extension(view.lab_risks),
+            )
+        )
     cards += block_cards(facts, shared)  # allergies to what the block uses, the series
     # The wider net: any active lower-limb indication, confirmed or not, is enough here. A
     # problem list not read in full cannot show there is none: the data-quality card says so.
     lower_limb, _ = split_by_limb([f for f in facts.indications if f.fit == "indicated"], facts)
     no_indication = not lower_limb
+    if wrong := wrong_sides(facts.lsb_selected, lower_limb):
+        cards.append(
+            CardDecision(
+                "lsb-wrong-side",
+                {**shared, "wrong": wrong},
+                extension=evidence_extension(lower_limb, []),
+            )
+        )
     list_unread = any(not p.affects_medications and p.topic is None for p in facts.problems)
     if no_indication and not list_unread:
         cards.append(
@@ -179,11 +200,14 @@ def block_ordered(
                 extension=evidence_extension(facts.indications, []),
             )
         )
-    # An unread problem list matters here only if it could have held the indication.
+    # An unread problem list matters here only if it could have held the indication; unread
+    # lab results could have held a bleeding risk of their own.
     if unread := [
         p
         for p in facts.problems
-        if p.affects_medications or p.topic == "allergies" or (no_indication and p.topic is None)
+        if p.affects_medications
+        or p.topic in ("allergies", "labs")
+        or (no_indication and p.topic is None)
     ]:
         cards.append(CardDecision("data-quality", {**shared, "problems": unread}))
     return cards

@@ -1,11 +1,13 @@
 """The block's pathway from the record: earlier blocks in the series, allergies to what the
-block uses, the clinic's protocol and the lab results for the antithrombotics on record."""
+block uses, the clinic's protocol, the lab results for the antithrombotics on record (kidney
+function for those cleared by the kidneys) and any result that signals a bleeding risk."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
+from cds_service.decisions.labs import lab_risks
 from cds_service.decisions.model import CardDecision
 from cds_service.facts.model import BlockFact, DrugFact, Facts, LabFact
 from cds_service.hook_call import HookCall
@@ -37,6 +39,7 @@ class PathwayView:
     protocol_citation: str | None = None
     labs: list[LabFact] = field(default_factory=list)
     labs_missing: list[Lab] = field(default_factory=list)
+    lab_risks: list[LabFact] = field(default_factory=list)  # bleeding risk by the lab's range
 
 
 def today(call: HookCall) -> date:
@@ -90,15 +93,21 @@ def pathway_view(
     view = PathwayView(blocks=list(facts.blocks), series=current_series(facts, kn, today(call)))
     view.protocol_holds = _protocol_holds(drugs, kn)
     view.protocol_citation = kn.protocol.citation if kn.protocol else None
-    if drugs:
-        hold_labs = tuple(lab for d, _ in drugs if d.hold for lab in d.hold.labs)
-        for lab in kn.labs:
-            if lab.shown_with(hold_labs):
-                result = facts.labs.get(lab.id)
-                if result:
-                    view.labs.append(result)
-                else:
-                    view.labs_missing.append(lab)
+    view.lab_risks = lab_risks(facts, kn)
+    hold_labs = tuple(lab for d, _ in drugs if d.hold for lab in d.hold.labs)
+    renal = any(d.id in kn.renally_cleared for d, _ in drugs)
+    shown = [lab for lab in kn.labs if drugs and lab.shown_with(hold_labs, renal)]
+    # A result that signals a bleeding risk is shown whatever the drugs; a group of labs that
+    # stand in for each other (eGFR, creatinine clearance) is said missing once, if none has one.
+    found = {lab.group for lab in shown if lab.group and lab.id in facts.labs}
+    for lab in kn.labs:
+        result = facts.labs.get(lab.id)
+        if result and (lab in shown or result in view.lab_risks):
+            view.labs.append(result)
+        elif lab in shown and not result and (lab.group is None or lab.group not in found):
+            view.labs_missing.append(lab)
+            if lab.group:
+                found.add(lab.group)
     return view
 
 

@@ -74,7 +74,11 @@ def extract_facts(call: HookCall, record: PatientRecord, kn: Knowledge) -> Facts
     selected = orders.selected_orders(call)
     selected_refs = {orders.order_reference(o) for o in selected}
     for order in call.draft_orders:
-        fact = OrderFact(orders.order_reference(order), orders.label(order, record))
+        fact = OrderFact(
+            orders.order_reference(order),
+            orders.label(order, record),
+            orders.laterality(order, kn),
+        )
         is_selected = fact.reference in selected_refs
         if orders.is_lsb(order, kn):
             (facts.lsb_selected if is_selected else facts.lsb_in_other_drafts).append(fact)

@@ -119,12 +119,18 @@ class LabFact:
     reference_range: str | None
     status: str
     origin: Origin
+    # The side of its range the lab states by its interpretation code ("low", "high",
+    # "abnormal", "normal"), and where the value falls against the result's own reference range
+    # in the same unit ("low", "high", "within"); None where not stated or not comparable.
+    flag: str | None = None
+    range_side: str | None = None
 
 
 @dataclass(frozen=True)
 class OrderFact:
     reference: str
     label: str
+    laterality: str | None = None  # the side its bodySite states: left, right or bilateral
 
 
 @dataclass

@@ -1,7 +1,8 @@
-"""The latest laboratory results the bleeding cards show (Observation, by LOINC code).
+"""The latest laboratory results the cards show (Observation, by LOINC code).
 
 Only what the record says: the value, its unit and date, the lab's own interpretation and
-reference range. The service sets no threshold of its own.
+reference range, and which side of that range the lab (its flag) or the value (against the
+range, same unit) puts it on. The service sets no threshold of its own.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from cds_service.data.record import Resource
 from cds_service.data.validation import validation_error
 from cds_service.facts.dates import event_date
 from cds_service.facts.model import LabFact, Origin, Problem
-from cds_service.knowledge import Knowledge
+from cds_service.knowledge import Interpretation, Knowledge
 from cds_service.knowledge.labs import Lab
 from cds_service.terminology import as_list, codings, concept_label
 
@@ -66,6 +67,51 @@ def interpretation_text(observation: Resource) -> str | None:
     )
 
 
+def _interpretations(observation: Resource, kn: Knowledge) -> list[Interpretation]:
+    """The lab's flags by code (v3-ObservationInterpretation): a code alone, with no display,
+    still says which side of its range the result is on."""
+    return [
+        found
+        for concept in as_list(observation.get("interpretation"))
+        for c in codings(concept)
+        if (found := kn.lab_interpretations.get(kn.systems.key(c["system"], c["code"])))
+    ]
+
+
+def _unit_key(quantity: dict) -> str | None:
+    unit = quantity.get("code") or quantity.get("unit")
+    return unit.strip() if isinstance(unit, str) and unit.strip() else None
+
+
+def _bound(quantity: object) -> tuple[float, str | None] | None:
+    if not isinstance(quantity, dict) or quantity.get("comparator") is not None:
+        return None
+    value = quantity.get("value")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value), _unit_key(quantity)
+
+
+def range_side(observation: Resource) -> str | None:
+    """Where the value falls against the first reference range (the one the card shows): only
+    when value and limit are plain numbers in the same unit. The limits are the lab's."""
+    value = _bound(observation.get("valueQuantity"))
+    ranges = [r for r in as_list(observation.get("referenceRange")) if isinstance(r, dict)]
+    if value is None or not ranges:
+        return None
+    low, high = _bound(ranges[0].get("low")), _bound(ranges[0].get("high"))
+    compared = False
+    if low is not None and low[1] == value[1]:
+        if value[0] < low[0]:
+            return "low"
+        compared = True
+    if high is not None and high[1] == value[1]:
+        if value[0] > high[0]:
+            return "high"
+        compared = True
+    return "within" if compared else None
+
+
 def _reference_range(observation: Resource) -> str | None:
     for entry in as_list(observation.get("referenceRange")):
         if not isinstance(entry, dict):
@@ -81,17 +127,27 @@ def _reference_range(observation: Resource) -> str | None:
 
 
 def _lab_fact(
-    observation: Resource, lab: Lab, value: tuple[str, str | None], when: str | None, origin: Origin
+    observation: Resource,
+    lab: Lab,
+    value: tuple[str, str | None],
+    when: str | None,
+    origin: Origin,
+    kn: Knowledge,
 ) -> LabFact:
+    coded = _interpretations(observation, kn)
+    # Of several flags, the one that names a side of the range.
+    flag = next((i for i in coded if i.direction in ("low", "high")), coded[0] if coded else None)
     return LabFact(
         lab=lab,
         value=value[0],
         unit=value[1],
         when=when[:10] if when else None,
-        interpretation=interpretation_text(observation),
+        interpretation=interpretation_text(observation) or (flag.display if flag else None),
         reference_range=_reference_range(observation),
         status=str(observation["status"]),
         origin=origin,
+        flag=flag.direction if flag else None,
+        range_side=range_side(observation),
     )
 
 
@@ -135,6 +191,8 @@ def read_labs(
             if error := validation_error(observation):
                 problems.append(Problem(origin.reference, error, False, "labs"))
                 continue
-            latest[lab_id] = _lab_fact(observation, labs[lab_id], value, when or None, origin)
+            latest[lab_id] = _lab_fact(
+                observation, labs[lab_id], value, when or None, origin, kn
+            )
             break
     return latest, problems

@@ -6,7 +6,7 @@ from cds_service.data.record import PatientRecord, Resource
 from cds_service.facts.medications import MedicationConcept, medication_concept
 from cds_service.hook_call import HookCall
 from cds_service.knowledge import Knowledge
-from cds_service.terminology import CodeKey, codings, concept_label, concept_text
+from cds_service.terminology import CodeKey, as_list, codings, concept_label, concept_text
 
 
 def order_reference(order: Resource) -> str:
@@ -57,3 +57,17 @@ def selected_orders(call: HookCall) -> list[Resource]:
 def label(order: Resource, record: PatientRecord) -> str:
     concept = _order_concept(order, record)
     return (concept.label if concept and concept.label else None) or order_reference(order)
+
+
+def laterality(order: Resource, kn: Knowledge) -> str | None:
+    """The side an order's bodySite states (a lateralised leg or foot structure, or a laterality
+    qualifier): left, right, bilateral (both sides stated), or None."""
+    sides = {
+        side
+        for concept in as_list(order.get("bodySite"))
+        for c in codings(concept)
+        if (side := kn.body_sites.side(kn.systems.key(c["system"], c["code"])))
+    }
+    if {"left", "right"} <= sides or "bilateral" in sides:
+        return "bilateral"
+    return next(iter(sides), None)

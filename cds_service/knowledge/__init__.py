@@ -39,7 +39,7 @@ from cds_service.knowledge.base import (
 )
 from cds_service.knowledge.body_sites import BodySites, load_body_sites
 from cds_service.knowledge.indications import Indication, LsbFit, load_indications
-from cds_service.knowledge.labs import Lab, load_labs
+from cds_service.knowledge.labs import Interpretation, Lab, load_labs
 from cds_service.knowledge.pathway import Pathway, load_pathway
 from cds_service.knowledge.procedure import Procedure, load_procedure
 from cds_service.knowledge.procedures import ProcedureHistory, load_procedure_history
@@ -60,6 +60,7 @@ __all__ = [
     "Hold",
     "HoldPolicy",
     "Indication",
+    "Interpretation",
     "Interval",
     "Knowledge",
     "KnowledgeError",
@@ -113,6 +114,8 @@ class Knowledge:
     allergies: AllergyRules
     labs: tuple[Lab, ...]
     lab_by_code: Mapping[CodeKey, Lab]
+    lab_interpretations: Mapping[CodeKey, Interpretation]  # the lab's flag codes
+    renally_cleared: frozenset[str]  # drug ids whose cards show kidney function
     pathway: Pathway
     protocol: Protocol | None = None  # the clinic's own, where CDS_LOCAL_PROTOCOL names one
 
@@ -183,7 +186,9 @@ def _build() -> Knowledge:
     groups = {g.id: g for g in (*support.treatments, support.opioids)}
     triggers = load_triggers(reader, groups)
     indications = load_indications(reader)
-    labs, lab_by_code = load_labs(reader)
+    labs = load_labs(reader)
+    if unknown := labs.renally_cleared - set(drugs.by_id):
+        raise KnowledgeError(f"labs.yaml renally_cleared: unknown drugs {sorted(unknown)}")
     versions = sorted({str(d.get("version")) for d in reader.docs.values()})
     return Knowledge(
         version=versions[-1],
@@ -202,8 +207,10 @@ def _build() -> Knowledge:
         valuesets=tuple(sorted(reader.valuesets_used)),
         procedure_history=load_procedure_history(reader),
         allergies=load_allergies(reader),
-        labs=labs,
-        lab_by_code=lab_by_code,
+        labs=labs.labs,
+        lab_by_code=labs.by_code,
+        lab_interpretations=labs.interpretations,
+        renally_cleared=labs.renally_cleared,
         pathway=load_pathway(reader),
     )
 

@@ -15,6 +15,11 @@ SIDES = ("left", "right", "bilateral")
 class BodySites:
     lower_limb: Mapping[CodeKey, str | None]  # code -> the side it states, or None
     order_body_site: Mapping[str, tuple[Code, ...]]  # side -> codings for ServiceRequest.bodySite
+    qualifiers: Mapping[CodeKey, str]  # laterality qualifier value -> the side it states
+
+    def side(self, key: CodeKey) -> str | None:
+        """The side a bodySite coding states: a lateralised structure or a qualifier."""
+        return self.lower_limb.get(key) or self.qualifiers.get(key)
 
 
 def load_body_sites(reader: Reader) -> BodySites:
@@ -30,4 +35,9 @@ def load_body_sites(reader: Reader) -> BodySites:
     }
     if set(order) != set(SIDES):
         raise KnowledgeError(f"order_body_site needs exactly the sides {SIDES}")
-    return BodySites(lower, order)
+    qualifiers = {}
+    for entry in doc.get("laterality_qualifiers") or ():
+        if entry.get("laterality") not in SIDES:
+            raise KnowledgeError(f"laterality qualifier {entry['code']}: side not in {SIDES}")
+        qualifiers[reader.key(entry)] = entry["laterality"]
+    return BodySites(lower, order, qualifiers)
