@@ -1,0 +1,115 @@
+"""Lab results as safety facts, through the HTTP API: a low platelet count or a raised INR by
+the lab's own flag or range warns when the block is ordered, with or without a drug; the
+service sets no threshold of its own."""
+
+from __future__ import annotations
+
+from flask.testing import FlaskClient
+from labs_support import INR, PLATELETS, observation
+from pathway_support import add, post, request, text
+
+NO_DRUG_SIGN = "18-lsb-sign-no-antithrombotics"  # CRPS, the block signed, no drug
+ASPIRIN_SELECT = "16-lsb-selected-aspirin"
+SUGGEST = "02-causalgia-right-pt"  # PT evaluation selected: the suggestion
+LAB_CARD = "lsb-lab-bleeding-risk"
+
+
+def test_a_low_platelet_count_flagged_by_code_alone_warns_without_a_drug(
+    client: FlaskClient,
+) -> None:
+    body = request(NO_DRUG_SIGN)
+    add(body, "observations", observation("t-plt", PLATELETS, 45, "10*3/uL", flag="LL"))
+    cards = post(client, body)
+    assert set(cards) == {LAB_CARD}
+    card = cards[LAB_CARD]
+    assert card["indicator"] == "warning"
+    assert "Platelet count low" in card["summary"]
+    # The code came with no display: the meaning is the service's knowledge of the code.
+    assert "Platelet count: 45 10*3/uL on 2026-11-20, flagged Critical low" in text(card)
+    assert "Observation/" not in text(card)
+    evidence = card["extension"]["urn:lsb-cds-service:evidence"]["labs"]
+    assert evidence == [
+        {
+            "reference": "Observation/t-plt",
+            "lab": "platelets",
+            "flag": "low",
+            "rangeSide": None,
+            "date": "2026-11-20",
+        }
+    ]
+
+
+def test_the_reference_range_alone_is_enough_and_is_quoted(client: FlaskClient) -> None:
+    body = request("60-lsb-sign-low-platelets-no-drug")
+    obs = body["prefetch"]["observations"]["entry"][0]["resource"]
+    del obs["interpretation"]
+    obs["effectiveDateTime"] = "2025-01-07"  # old: shown with its date, no age limit invented
+    card = post(client, body)[LAB_CARD]
+    assert "reference range 150 10*3/uL to 400 10*3/uL; below the range" in text(card)
+    assert "on 2025-01-07" in text(card) and "flagged" not in text(card)
+
+
+def test_order_select_with_the_block_selected_warns_too(client: FlaskClient) -> None:
+    body = request(ASPIRIN_SELECT)
+    add(body, "observations", observation("t-inr", INR, 1.9, low=0.8, high=1.2))
+    cards = post(client, body)
+    assert cards[LAB_CARD]["indicator"] == "warning"
+    assert "INR raised" in cards[LAB_CARD]["summary"]
+    assert "above the range" in text(cards[LAB_CARD])
+    # The INR is shown beside aspirin too, though aspirin's hold does not ask for it.
+    assert "INR: 1.9 on 2026-11-20, reference range 0.8 to 1.2" in text(cards["lsb-bleeding-risk"])
+
+
+def test_within_range_flagged_normal_or_high_platelets_do_not_warn(client: FlaskClient) -> None:
+    for rid, kwargs in (
+        ("t-normal", {"flag": "N", "low": 150, "high": 400}),
+        ("t-within", {"low": 150, "high": 400}),
+        ("t-high", {"flag": "H", "low": 150, "high": 400}),
+    ):
+        body = request(NO_DRUG_SIGN)
+        value = 500 if rid == "t-high" else 245
+        add(body, "observations", observation(rid, PLATELETS, value, "10*3/uL", **kwargs))
+        assert post(client, body) == {}, rid
+
+
+def test_abnormal_without_a_side_warns_unless_the_range_says_the_other_side(
+    client: FlaskClient,
+) -> None:
+    body = request(NO_DRUG_SIGN)
+    add(body, "observations", observation("t-a", PLATELETS, 60, "10*3/uL", flag="A"))
+    assert "flagged Abnormal" in text(post(client, body)[LAB_CARD])
+    body = request(NO_DRUG_SIGN)
+    add(body, "observations", observation("t-a2", PLATELETS, 600, "10*3/uL", flag="AA", high=400))
+    assert post(client, body) == {}
+
+
+def test_a_range_in_another_unit_is_not_compared(client: FlaskClient) -> None:
+    body = request(NO_DRUG_SIGN)
+    add(
+        body,
+        "observations",
+        observation("t-unit", PLATELETS, 45, "10*3/uL", low=150000, range_unit="/uL"),
+    )
+    assert post(client, body) == {}
+
+
+def test_no_flag_and_no_range_is_no_warning_without_a_drug(client: FlaskClient) -> None:
+    assert post(client, request("62-lsb-sign-platelets-no-flag-no-range")) == {}
+
+
+def test_the_suggestion_names_a_result_that_signals_bleeding_risk(client: FlaskClient) -> None:
+    body = request(SUGGEST)
+    add(body, "observations", observation("t-plt2", PLATELETS, 45, "10*3/uL", flag="L"))
+    card = post(client, body)["lsb-suggestion"]
+    assert "Platelet count: 45 10*3/uL on 2026-11-20, flagged Low" in text(card)
+
+
+def test_unreadable_lab_results_are_said_when_the_block_is_ordered(client: FlaskClient) -> None:
+    body = request(NO_DRUG_SIGN)
+    body["prefetch"]["observations"] = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "exception"}],
+    }
+    card = post(client, body)["data-quality"]
+    assert "Lab results in these records were not read" in text(card)
+    assert "platelet count" in text(card)
