@@ -345,6 +345,12 @@ def test_chart_shows_the_latest_inr_and_platelets_as_the_lab_reported_them() -> 
     assert len(rows) == 2 and rows[1][0] == "Platelet count" and "10*3/uL" in rows[1][2]
 
 
+def test_chart_names_a_flag_sent_as_a_code_alone() -> None:
+    chart = sandbox_fixtures.chart(fixture_request("60-lsb-sign-low-platelets-no-drug"))
+    [row] = chart.labs.rows
+    assert row.detail.startswith("45 10*3/uL, flagged Critical low, reference range 150")
+
+
 def test_chart_labs_keep_a_test_the_rules_do_not_read() -> None:
     sodium = {
         "resourceType": "Observation",

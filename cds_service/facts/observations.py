@@ -78,6 +78,13 @@ def _interpretations(observation: Resource, kn: Knowledge) -> list[Interpretatio
     ]
 
 
+def flag_text(observation: Resource, kn: Knowledge) -> str | None:
+    """The lab's flag as it wrote it, or the display of its interpretation code when it sent
+    the code alone."""
+    coded = _interpretations(observation, kn)
+    return interpretation_text(observation) or (coded[0].display if coded else None)
+
+
 def _unit_key(quantity: dict) -> str | None:
     unit = quantity.get("code") or quantity.get("unit")
     return unit.strip() if isinstance(unit, str) and unit.strip() else None

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cds_service.facts.dates import event_date
-from cds_service.facts.observations import interpretation_text, reported_value
+from cds_service.facts.observations import flag_text, reported_value
 from cds_service.facts.procedures import WHEN, fulfilled_requests
 from cds_service.knowledge import load_knowledge
 from cds_service.terminology import as_list, concept_label
@@ -144,7 +144,7 @@ def lab_rows(observations: list[dict[str, Any]]) -> list[ChartRow]:
         )
         text = known.label if known else concept_label(code) or "(no test named)"
         details = [value_text(observation)]
-        if interpretation := interpretation_text(observation):
+        if interpretation := flag_text(observation, kn):
             details.append(f"flagged {interpretation}")
         for entry in as_list(observation.get("referenceRange")):
             if not isinstance(entry, dict):
