@@ -274,6 +274,9 @@ def protocol_check(args: argparse.Namespace) -> int:
     for drug_id, hold in protocol.holds.items():
         restart = f"{hold.restart.value} h" if hold.restart else "not set"
         print(f"  {kn.drugs.by_id[drug_id].name}: hold {hold.before[0].value} h, restart {restart}")
+    for limit in protocol.lab_limits.values():
+        side = "below" if limit.side == "low" else "above"
+        print(f"  {limit.lab}: warn {side} {limit.value:g} {limit.unit or '(no unit)'}")
     return 0
 
 

@@ -4,14 +4,21 @@ service sets no threshold of its own."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask.testing import FlaskClient
 from labs_support import INR, PLATELETS, observation
 from pathway_support import add, post, request, text
+
+from cds_service import create_app
+
+from fixture_files import ROOT, fixture_clock
 
 NO_DRUG_SIGN = "18-lsb-sign-no-antithrombotics"  # CRPS, the block signed, no drug
 ASPIRIN_SELECT = "16-lsb-selected-aspirin"
 SUGGEST = "02-causalgia-right-pt"  # PT evaluation selected: the suggestion
 LAB_CARD = "lsb-lab-bleeding-risk"
+EXAMPLE_PROTOCOL = ROOT / "docs" / "examples" / "local-protocol.yaml"
 
 
 def test_a_low_platelet_count_flagged_by_code_alone_warns_without_a_drug(
@@ -113,3 +120,30 @@ def test_unreadable_lab_results_are_said_when_the_block_is_ordered(client: Flask
     card = post(client, body)["data-quality"]
     assert "Lab results in these records were not read" in text(card)
     assert "platelet count" in text(card)
+
+
+def test_the_clinic_protocol_can_set_the_limit(tmp_path: Path) -> None:
+    protocol = tmp_path / "protocol.yaml"
+    protocol.write_text(
+        EXAMPLE_PROTOCOL.read_text(encoding="utf-8")
+        + "labs:\n  - lab: platelets\n    below: 100\n    unit: 10*3/uL\n"
+        + "  - lab: inr\n    above: 1.4\n",
+        encoding="utf-8",
+    )
+    app = create_app(dev_mode=True, clock=fixture_clock, local_protocol=str(protocol))
+    client = app.test_client()
+    body = request(NO_DRUG_SIGN)
+    add(body, "observations", observation("t-p80", PLATELETS, 80, "10*3/uL", low=50, high=400))
+    add(body, "observations", observation("t-inr15", INR, 1.5, "{INR}"))  # annotation: no unit
+    card = post(client, body)[LAB_CARD]
+    assert "INR raised, Platelet count low" in card["summary"]
+    assert "clinic protocol" in card["summary"]
+    detail = text(card)
+    assert "below the clinic protocol's limit of 100 10*3/uL" in detail
+    assert "INR: 1.5 on 2026-11-20; above the clinic protocol's limit of 1.4" in detail
+    assert "Periprocedural anticoagulation protocol (example), version 3" in detail
+    # Within the protocol's limit, or in another unit: no warning.
+    body = request(NO_DRUG_SIGN)
+    add(body, "observations", observation("t-p120", PLATELETS, 120, "10*3/uL"))
+    add(body, "observations", observation("t-p-other", INR, 9, "s"))
+    assert post(client, body) == {}

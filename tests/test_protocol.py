@@ -76,6 +76,24 @@ def test_a_protocol_that_differs_from_the_guideline_shows_both(tmp_path: Path) -
             "approved_on: missing",
         ),
         ("name: [unclosed", "not valid YAML"),
+        (
+            GOOD.format(rxcui="1364430", hours=72) + "labs:\n  - lab: egfr\n    below: 30\n",
+            "lab must be",
+        ),
+        (
+            GOOD.format(rxcui="1364430", hours=72) + "labs:\n  - lab: inr\n    below: 1\n",
+            "use above",
+        ),
+        (
+            GOOD.format(rxcui="1364430", hours=72) + "labs:\n  - lab: platelets\n    below: 0\n",
+            "> 0",
+        ),
+        (
+            GOOD.format(rxcui="1364430", hours=72)
+            + "labs:\n  - lab: inr\n    above: 1.5\n"
+            + "  - lab: inr\n    above: 2\n",
+            "listed twice",
+        ),
     ],
 )
 def test_a_bad_protocol_refuses_to_start_with_one_line(
@@ -94,3 +112,16 @@ def test_a_bad_protocol_refuses_to_start_with_one_line(
 def test_protocol_check_accepts_the_example(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["protocol", "check", str(EXAMPLE)]) == 0
     assert "apixaban: hold 72 h, restart 24 h" in capsys.readouterr().out
+
+
+def test_protocol_check_lists_lab_limits(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "protocol.yaml"
+    path.write_text(
+        GOOD.format(rxcui="1364430", hours=72)
+        + "labs:\n  - lab: platelets\n    below: 50\n    unit: 10*3/uL\n",
+        encoding="utf-8",
+    )
+    assert main(["protocol", "check", str(path)]) == 0
+    assert "platelets: warn below 50 10*3/uL" in capsys.readouterr().out

@@ -7,11 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from cds_service.decisions.labs import lab_risks
+from cds_service.decisions.labs import lab_risks, limits_passed
 from cds_service.decisions.model import CardDecision
 from cds_service.facts.model import BlockFact, DrugFact, Facts, LabFact
 from cds_service.hook_call import HookCall
 from cds_service.knowledge import Drug, Hold, Knowledge, Lab
+from cds_service.knowledge.protocol import LabLimit
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class PathwayView:
     labs: list[LabFact] = field(default_factory=list)
     labs_missing: list[Lab] = field(default_factory=list)
     lab_risks: list[LabFact] = field(default_factory=list)  # bleeding risk by the lab's range
+    lab_limits: dict[str, LabLimit] = field(default_factory=dict)  # protocol limits passed
 
 
 def today(call: HookCall) -> date:
@@ -94,6 +96,7 @@ def pathway_view(
     view.protocol_holds = _protocol_holds(drugs, kn)
     view.protocol_citation = kn.protocol.citation if kn.protocol else None
     view.lab_risks = lab_risks(facts, kn)
+    view.lab_limits = limits_passed(view.lab_risks, kn)
     hold_labs = tuple(lab for d, _ in drugs if d.hold for lab in d.hold.labs)
     renal = any(d.id in kn.renally_cleared for d, _ in drugs)
     shown = [lab for lab in kn.labs if drugs and lab.shown_with(hold_labs, renal)]

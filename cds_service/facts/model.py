@@ -124,6 +124,7 @@ class LabFact:
     # in the same unit ("low", "high", "within"); None where not stated or not comparable.
     flag: str | None = None
     range_side: str | None = None
+    quantity: tuple[float, str | None] | None = None  # a plain value and its unit, to compare
 
 
 @dataclass(frozen=True)

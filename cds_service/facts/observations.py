@@ -86,8 +86,13 @@ def flag_text(observation: Resource, kn: Knowledge) -> str | None:
 
 
 def _unit_key(quantity: dict) -> str | None:
+    """The unit compared: the UCUM code, else the unit as written; an annotation alone
+    (`{INR}`) names no unit."""
     unit = quantity.get("code") or quantity.get("unit")
-    return unit.strip() if isinstance(unit, str) and unit.strip() else None
+    if not isinstance(unit, str) or not unit.strip():
+        return None
+    unit = unit.strip()
+    return None if unit.startswith("{") and unit.endswith("}") else unit
 
 
 def _bound(quantity: object) -> tuple[float, str | None] | None:
@@ -155,6 +160,7 @@ def _lab_fact(
         origin=origin,
         flag=flag.direction if flag else None,
         range_side=range_side(observation),
+        quantity=_bound(observation.get("valueQuantity")),
     )
 
 

@@ -14,6 +14,10 @@ drugs:
     hold_before_hours: 72
     restart_after_hours: 24
     note: optional text shown on the card
+labs:                        # optional: the protocol's own limits for a result that warns
+  - lab: platelets           # a lab id of labs.yaml that can signal a bleeding risk
+    below: 50                # platelets warn below, the INR above (`above:`)
+    unit: "10*3/uL"          # compared only with results sent in this unit
 ```
 """
 
@@ -21,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +38,8 @@ if TYPE_CHECKING:
     from cds_service.knowledge import Knowledge
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
-TOP_KEYS = {"name", "version", "approved_by", "approved_on", "drugs"}
+TOP_KEYS = {"name", "version", "approved_by", "approved_on", "drugs", "labs"}
+LAB_KEYS = {"lab", "below", "above", "unit"}
 DRUG_KEYS = {"rxnorm", "hold_before_hours", "restart_after_hours", "note"}
 SOURCE_KEY = "local-protocol"
 
@@ -44,12 +49,23 @@ class ProtocolError(ValueError):
 
 
 @dataclass(frozen=True)
+class LabLimit:
+    """The protocol's limit for a lab result: a result beyond it warns (as one the lab flags)."""
+
+    lab: str  # lab id (labs.yaml)
+    side: str  # "low": warn below `value`; "high": warn above it
+    value: float
+    unit: str | None  # results are compared only in this unit; None: results with no unit
+
+
+@dataclass(frozen=True)
 class Protocol:
     name: str
     version: str
     approved_by: str
     approved_on: dt.date
     holds: Mapping[str, Hold]  # drug id (antithrombotics.yaml) -> the protocol's hold
+    lab_limits: Mapping[str, LabLimit] = field(default_factory=dict)  # lab id -> its limit
 
     @property
     def citation(self) -> str:
@@ -112,6 +128,31 @@ def _drug_hold(entry: Any, index: int, kn: Knowledge, source: Source) -> tuple[s
     return match.drug.id, hold
 
 
+def _lab_limit(entry: Any, index: int, kn: Knowledge) -> LabLimit:
+    where = f"labs[{index}]"
+    if not isinstance(entry, Mapping):
+        raise ProtocolError(f"{where}: must be a mapping with lab and below or above")
+    if unknown := set(entry) - LAB_KEYS:
+        raise ProtocolError(f"{where}: unknown key {sorted(unknown)[0]!r}")
+    lab = next((x for x in kn.labs if x.id == entry.get("lab")), None)
+    if lab is None or lab.bleeding_risk_when is None:
+        risky = sorted(x.id for x in kn.labs if x.bleeding_risk_when)
+        raise ProtocolError(f"{where}: lab must be one of {risky}, got {entry.get('lab')!r}")
+    key = "below" if lab.bleeding_risk_when == "low" else "above"
+    if ("above" if key == "below" else "below") in entry:
+        raise ProtocolError(f"{where}: {lab.id} warns {key} a limit: use {key}")
+    value = entry.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ProtocolError(f"{where}: {key} must be a number > 0, got {value!r}")
+    unit = entry.get("unit")
+    if unit is not None and (not isinstance(unit, str) or not unit.strip()):
+        raise ProtocolError(f"{where}: unit must be text")
+    unit = unit.strip() if unit else None
+    if unit and unit.startswith("{") and unit.endswith("}"):
+        unit = None  # a UCUM annotation alone ({INR}) names no unit
+    return LabLimit(lab.id, lab.bleeding_risk_when, float(value), unit)
+
+
 def parse_protocol(doc: Any, kn: Knowledge) -> Protocol:
     if not isinstance(doc, Mapping):
         raise ProtocolError("the file is not a YAML mapping")
@@ -133,7 +174,16 @@ def parse_protocol(doc: Any, kn: Knowledge) -> Protocol:
         if drug_id in holds:
             raise ProtocolError(f"drugs[{index}]: {drug_id} is listed twice")
         holds[drug_id] = hold
-    return Protocol(name, version, approved_by, approved_on, holds)
+    labs = doc.get("labs") or []
+    if not isinstance(labs, list):
+        raise ProtocolError("labs: must be a list")
+    limits: dict[str, LabLimit] = {}
+    for index, entry in enumerate(labs):
+        limit = _lab_limit(entry, index, kn)
+        if limit.lab in limits:
+            raise ProtocolError(f"labs[{index}]: {limit.lab} is listed twice")
+        limits[limit.lab] = limit
+    return Protocol(name, version, approved_by, approved_on, holds, limits)
 
 
 def load_protocol(path: str | Path, kn: Knowledge) -> Protocol:
