@@ -16,6 +16,10 @@ def test_right_block_for_left_leg_crps_warns_at_order_select(client: FlaskClient
     assert card["indicator"] == "warning"
     assert "ordered on the right, the indication is on the left" in card["summary"]
     assert "G90.522" in text(card) and "Condition/" not in text(card)
+    evidence = card["extension"]["urn:lsb-cds-service:evidence"]
+    order = {"reference": "ServiceRequest/f63-ord-lsb", "laterality": "right"}
+    assert evidence["orders"] == [order]
+    assert [i["laterality"] for i in evidence["indications"]] == ["left"]
 
 
 def test_a_laterality_qualifier_states_the_side_at_order_sign(client: FlaskClient) -> None:

@@ -184,13 +184,12 @@ def block_ordered(
     lower_limb, _ = split_by_limb([f for f in facts.indications if f.fit == "indicated"], facts)
     no_indication = not lower_limb
     if wrong := wrong_sides(facts.lsb_selected, lower_limb):
-        cards.append(
-            CardDecision(
-                "lsb-wrong-side",
-                {**shared, "wrong": wrong},
-                extension=evidence_extension(lower_limb, []),
-            )
-        )
+        extension = evidence_extension(lower_limb, [])
+        extension["urn:lsb-cds-service:evidence"]["orders"] = [
+            {"reference": w.order.reference, "laterality": w.order.laterality} for w in wrong
+        ]
+        data = {**shared, "wrong": wrong}
+        cards.append(CardDecision("lsb-wrong-side", data, extension=extension))
     list_unread = any(not p.affects_medications and p.topic is None for p in facts.problems)
     if no_indication and not list_unread:
         cards.append(
