@@ -96,11 +96,21 @@ def _recognise(
 
 def _unread_order(reference: str, unread: list[str], record: PatientRecord) -> Problem:
     gap = record.gaps.get(SERVICE_REQUESTS)
-    why = gap.reason if gap else "it is not among the patient's service requests"
+    entries = record.unreadable.get(SERVICE_REQUESTS, 0)
+    why = (
+        gap.reason
+        if gap
+        else f"{entries} of the patient's service requests could not be read"
+        if entries
+        else "it is not among the patient's service requests"
+    )
+    # Not a medication problem: the drugs on record were checked all the same.
     return Problem(
         reference,
         f"it is based on {', '.join(unread)}, which could not be read ({why}): "
         "whether it books a lumbar sympathetic block is not known",
+        affects_medications=False,
+        topic="appointments",
     )
 
 
@@ -194,6 +204,10 @@ def read_scheduled(
                 affects_medications=False,
                 topic="schedule",
             )
+        )
+    if entries := record.unreadable.get(SCHEDULED):
+        problems.append(
+            Problem(SCHEDULE_NAME, "", affects_medications=False, topic="schedule", entries=entries)
         )
     blocks: list[AppointmentFact] = []
     for appointment in record.resources.get(SCHEDULED, ()):

@@ -63,6 +63,7 @@ class SupportFact:
     recorded_as: str
     current: bool
     origin: Origin
+    when: date | None = None  # done, taken or recorded: old therapy is shown with its age
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class Problem:
     why: str
     affects_medications: bool = True
     topic: str | None = None  # "allergies", "procedures", "labs"; None: conditions or medications
+    entries: int = 0  # > 0: that many entries of the list `what` could not be read
 
 
 @dataclass(frozen=True)
