@@ -76,6 +76,11 @@ class Problem:
     topic: str | None = None  # "allergies", "procedures", "labs"; None: conditions or medications
     entries: int = 0  # > 0: that many entries of the list `what` could not be read
 
+    @property
+    def items(self) -> int:
+        """How many things were not checked: the entries, or the one record or list."""
+        return self.entries or 1
+
 
 @dataclass(frozen=True)
 class BlockFact:
