@@ -104,14 +104,14 @@ class AllergyFact:
 
     group: str  # "Iodinated contrast media", "Amide local anaesthetic"
     recorded_as: str
-    matched_by: str  # "code" | "name in text"
+    matched_by: str  # "code" | "name of its code" (coded, code not listed) | "name in text"
     criticality: str | None
     reactions: tuple[str, ...]
     origin: Origin
 
     @property
     def from_text(self) -> bool:
-        return self.matched_by.startswith("name")
+        return self.matched_by == "name in text"
 
 
 @dataclass(frozen=True)
