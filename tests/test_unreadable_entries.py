@@ -122,3 +122,17 @@ def test_booking_names_unreadable_service_requests_for_an_order_not_found(app: F
     assert "1 of the patient's service requests could not be read" in quality
     assert "whether it books a lumbar sympathetic block is not known" in quality
     assert "anticoagulant" not in quality.lower()  # the drugs were checked: not a drug problem
+
+
+def test_a_damaged_resource_type_is_an_unreadable_entry_not_a_500(client: FlaskClient) -> None:
+    body = fixture_request(APIXABAN)
+    body["prefetch"]["conditions"]["entry"][0]["resource"]["resourceType"] = []
+    cards = card_texts(post(client, body))
+    assert "1 entry of the problem list could not be read" in cards["data-quality"]
+
+
+def test_a_damaged_appointment_status_is_not_a_500(app: Flask) -> None:
+    set_clock(app, NOW)
+    body = fixture_request("40-book-warfarin-in-time")
+    body["context"]["appointments"]["entry"][0]["resource"]["status"] = []
+    assert app.test_client().post(BOOK, json=body).status_code < 500

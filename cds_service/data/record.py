@@ -71,6 +71,7 @@ class PatientRecord:
             search = entry.get("search")
             mode = search.get("mode") if isinstance(search, dict) else None
             kind = resource.get("resourceType")
+            kind = kind if isinstance(kind, str) else None  # damaged: never a type we expect
             if kind == "Medication" and isinstance(resource.get("id"), str):
                 self.medications[f"Medication/{resource['id']}"] = resource
             if mode == "include":

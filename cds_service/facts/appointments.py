@@ -134,7 +134,7 @@ def read_appointments(
     for appointment in appointments:
         if appointment.get("resourceType") != "Appointment":
             continue
-        if appointment.get("status") in kn.rules.appointment_not_booked:
+        if _status(appointment) in kn.rules.appointment_not_booked:
             continue
         how, based_on, unread = _recognise(appointment, record, kn)
         if how is not None:
@@ -144,6 +144,12 @@ def read_appointments(
                 _unread_order(f"Appointment/{appointment.get('id', '?')}", unread, record)
             )
     return blocks, problems
+
+
+def _status(appointment: Resource) -> str | None:
+    """Its status code; None for anything else (a damaged record: a list, an object)."""
+    status = appointment.get("status")
+    return status if isinstance(status, str) else None
 
 
 def _identifiers(appointment: Resource) -> list[tuple[str, str]]:
@@ -213,7 +219,7 @@ def read_scheduled(
     for appointment in record.resources.get(SCHEDULED, ()):
         if appointment.get("resourceType") != "Appointment":
             continue
-        if appointment.get("status") not in kn.rules.appointment_still_to_come:
+        if _status(appointment) not in kn.rules.appointment_still_to_come:
             continue
         if _same_booking(appointment, booking) or not _for_patient(appointment, patient_id):
             continue
