@@ -93,9 +93,16 @@ def _tried(found: list[SupportFact], on: date | None, old_after: int) -> list[Tr
             latest[fact.recorded_as] = fact.when
     items = []
     for label, when in latest.items():
-        days = (on - when).days if on and when else 0
-        items.append(Tried(label, when, days // 365 if days > old_after else 0))
+        years = 0
+        if on and when and (on - when).days > old_after:
+            years = _whole_years(when, on)
+        items.append(Tried(label, when, years))
     return sorted(items, key=lambda t: (t.when is None, -(t.when.toordinal() if t.when else 0)))
+
+
+def _whole_years(since: date, on: date) -> int:
+    """Completed years from `since` to `on`, as a birthday counts them."""
+    return on.year - since.year - ((on.month, on.day) < (since.month, since.day))
 
 
 def summarise_support(
