@@ -35,6 +35,11 @@ def test_a_p2y12_inhibitor_without_an_interval_is_critical_within_days(app: Flas
     assert "no date is given" in plan["detail"] and "Last dose" not in plan["detail"]
 
 
+def test_the_preparation_card_does_not_promise_dates_that_are_not_given(app: Flask) -> None:
+    preparation = card(book(app, fixture_request(CLOPIDOGREL)), "booking-preparation")
+    assert "agree the plan for a drug without one with the prescriber" in preparation["detail"]
+
+
 def test_without_an_interval_there_is_no_safe_distance_so_a_far_block_is_critical(
     app: Flask,
 ) -> None:
