@@ -24,9 +24,11 @@ from cds_service.knowledge import Interval
 CARDS_DIR = Path(__file__).parent
 SUMMARY_LIMIT = 140  # characters, CDS Hooks 2.0 "Card Attributes"
 # Inline record text: these characters could start emphasis, a link, an image, HTML, a table
-# cell or an autolink (`:` in `https://`). Record text never starts a line, so `-` and `.` stay.
+# cell or an autolink (`:` before `/`, as in `https://`). Record text never starts a line, so
+# `-` and `.` stay; `(`, `)` and other colons stay too: with `[`, `]` and `<` escaped they start
+# nothing, and a card read as plain text must not fill with backslashes.
 BLANK_LINES = re.compile(r"\n{3,}")  # what a template's skipped lines leave behind
-MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>&~:])")
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]#+!|<>&~]|:(?=/))")
 
 
 def escape_markdown(value: Any) -> str:

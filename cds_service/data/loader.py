@@ -30,7 +30,7 @@ def load_record(
     call: HookCall,
     fetcher: RecordFetcher | None,
 ) -> PatientRecord:
-    record = read_prefetch(list(templates), call.prefetch)
+    record = read_prefetch(templates, call.prefetch)
     if fetcher is not None and call.fhir_server:
         # Also with complete prefetch: a medicationReference may still need a read.
         fetcher.fill(record, templates, call)

@@ -44,10 +44,14 @@ def next_link(bundle: Mapping[str, Any]) -> str | None:
     return None
 
 
-def read_prefetch(keys: list[str], prefetch: Mapping[str, Any] | None) -> PatientRecord:
+def read_prefetch(
+    templates: Mapping[str, str], prefetch: Mapping[str, Any] | None
+) -> PatientRecord:
+    """`templates`: the service's prefetch templates, which say what each key holds."""
     record = PatientRecord()
+    record.expect(templates)
     prefetch = prefetch or {}
-    for key in keys:
+    for key in templates:
         if key not in prefetch:
             record.gaps[key] = Gap(key, "not provided by the EHR", omitted=True)
             continue

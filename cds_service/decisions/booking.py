@@ -37,6 +37,13 @@ class DrugPlan:
     def too_soon(self) -> bool:
         return bool(self.dated and self.dated.too_soon)
 
+    @property
+    def unconfirmed(self) -> bool:
+        """No confirmed interval for a drug the order cards call critical: no date can be
+        shown safe, so no booking is (the fail-safe reading: docs/booking.md)."""
+        known = self.hold is not None and self.hold.policy != "unknown"
+        return not known and self.finding.indicator == "critical"
+
 
 @dataclass(frozen=True)
 class BlockPlan:
@@ -50,6 +57,10 @@ class BlockPlan:
     @property
     def too_soon(self) -> list[DrugPlan]:
         return [d for d in self.drugs if d.too_soon]
+
+    @property
+    def unconfirmed(self) -> list[DrugPlan]:
+        return [d for d in self.drugs if d.unconfirmed]
 
     @property
     def day(self) -> date | None:
@@ -224,8 +235,15 @@ def decide(
                 CardDecision("booking-too-soon", {**shared, "plan": plan}, extension=extension)
             )
         if plan.drugs:
+            # As loud as the order cards: a drug they call critical for want of a confirmed
+            # interval is critical here too (kn.indicator_when_block_ordered).
             cards.append(
-                CardDecision("booking-hold-plan", {**shared, "plan": plan}, extension=extension)
+                CardDecision(
+                    "booking-hold-plan",
+                    {**shared, "plan": plan},
+                    indicator="critical" if plan.unconfirmed else None,
+                    extension=extension,
+                )
             )
     if facts.allergies:  # contrast and local anaesthetic are given at every block
         cards.append(CardDecision("allergy-warning", {"allergies": facts.allergies}))

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from cds_service.decisions.anatomy import split_by_limb
 from cds_service.decisions.labs import lab_extension
 from cds_service.decisions.model import CardDecision
 from cds_service.decisions.orders import proposed_order, referral
-from cds_service.decisions.pathway import PathwayView, block_cards, pathway_view
+from cds_service.decisions.pathway import PathwayView, block_cards, pathway_view, today
 from cds_service.decisions.sides import wrong_sides
 from cds_service.facts.model import DrugFact, Facts, IndicationFact, SupportFact
 from cds_service.hook_call import HookCall
@@ -68,25 +69,61 @@ def drugs_found(facts: Facts, kn: Knowledge) -> list[DrugFinding]:
 
 
 @dataclass(frozen=True)
+class Tried:
+    """One treatment, opioid or amputation on the suggestion, with its latest date."""
+
+    label: str
+    when: date | None
+    years_ago: int  # whole years before the call; 0 within the record age rules' limit
+
+
+@dataclass(frozen=True)
 class Evidence:
     """One kind of supporting evidence, summarised: a long history must not flood the card."""
 
     group: str
-    current: list[str]
-    past: list[str]
+    current: list[Tried]
+    past: list[Tried]
     records: int
     example: str  # one record it came from
 
 
-def summarise_support(facts: Facts, shown: int = 2) -> list[Evidence]:
+def _tried(found: list[SupportFact], on: date | None, old_after: int) -> list[Tried]:
+    """Each label once, with its latest date, the most recent first."""
+    latest: dict[str, date | None] = {}
+    for fact in found:
+        seen = latest.get(fact.recorded_as)
+        if fact.recorded_as not in latest or (fact.when and (seen is None or fact.when > seen)):
+            latest[fact.recorded_as] = fact.when
+    items = []
+    for label, when in latest.items():
+        years = 0
+        if on and when and (on - when).days > old_after:
+            years = _whole_years(when, on)
+        items.append(Tried(label, when, years))
+    return sorted(items, key=lambda t: (t.when is None, -(t.when.toordinal() if t.when else 0)))
+
+
+def _whole_years(since: date, on: date) -> int:
+    """Completed years from `since` to `on`, as a birthday counts them."""
+    return on.year - since.year - ((on.month, on.day) < (since.month, since.day))
+
+
+def summarise_support(
+    facts: Facts, on: date | None = None, old_after: int = 365, shown: int = 2
+) -> list[Evidence]:
+    """`on`: the day of the call; therapy older than `old_after` days is shown with its age."""
     by_group: dict[str, list[SupportFact]] = defaultdict(list)
     for fact in facts.support:
         by_group[fact.group].append(fact)
     summary = []
     for group, found in by_group.items():
-        current = list(dict.fromkeys(f.recorded_as for f in found if f.current))
-        past = [p for p in dict.fromkeys(f.recorded_as for f in found if not f.current)]
-        past = [p for p in past if p not in current]
+        current = _tried([f for f in found if f.current], on, old_after)
+        labels = {t.label for t in current}
+        past = [
+            t for t in _tried([f for f in found if not f.current], on, old_after)
+            if t.label not in labels
+        ]
         summary.append(
             Evidence(group, current[:shown], past[:shown], len(found), found[0].origin.reference)
         )
@@ -235,7 +272,9 @@ def suggest(
                     **shared,
                     "indications": indicated,
                     "uncertain": to_confirm,
-                    "evidence": summarise_support(facts),
+                    "evidence": summarise_support(
+                        facts, today(call), kn.rules.medication_stale_after_days
+                    ),
                 },
                 create=proposed_order(call, indicated, kn),
                 also_create=referral(call, indicated, kn),

@@ -26,8 +26,9 @@ class ProtocolHold:
 class Series:
     blocks: list[BlockFact]  # the current series, oldest first
     days_since_last: int | None
-    too_soon: bool  # the last block's follow-up is not yet due
+    too_soon: bool  # within the last block's follow-up window or before it: judge it first
     full: bool  # the series already has the clinic's number of blocks
+    follow_up_due: bool = False  # the window has opened (its first day counts): due, not "not yet"
 
 
 @dataclass
@@ -67,6 +68,7 @@ def current_series(facts: Facts, kn: Knowledge, on: date) -> Series | None:
         blocks=[b for _, b in series],
         days_since_last=(on - last).days,
         too_soon=on - last < kn.pathway.follow_up.longest,
+        follow_up_due=on - last >= kn.pathway.follow_up.shortest,
         full=len(series) >= kn.pathway.blocks_per_series,
     )
 

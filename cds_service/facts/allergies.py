@@ -12,7 +12,15 @@ from cds_service.data.record import Resource
 from cds_service.data.validation import validation_error
 from cds_service.facts.model import AllergyFact, Origin, Problem
 from cds_service.knowledge import Knowledge
-from cds_service.terminology import as_list, codings, concept_label, concept_text, first_code
+from cds_service.knowledge.base import CodeGroup
+from cds_service.terminology import (
+    CodeKey,
+    as_list,
+    codings,
+    concept_label,
+    concept_text,
+    first_code,
+)
 
 WHERE = "allergy list"
 
@@ -38,6 +46,17 @@ def _reaction_texts(allergy: Resource) -> tuple[list[str], list[str]]:
     return substances, list(dict.fromkeys(manifestations))
 
 
+def _how(group: CodeGroup, keys: list[CodeKey], coded_text: str) -> str:
+    """How a record matched: by a code the knowledge lists; by the name of the record's own
+    code (a coded record whose code the knowledge does not list: not free text); else by a
+    name in its text."""
+    if any(k in group.codes for k in keys):
+        return "code"
+    if keys and group.matches([], coded_text):
+        return "name of its code"
+    return "name in text"
+
+
 def read_allergies(
     allergies: Iterable[Resource], kn: Knowledge
 ) -> tuple[list[AllergyFact], list[Problem]]:
@@ -55,7 +74,7 @@ def read_allergies(
             problems.append(Problem(origin.reference, "it names no substance", False, "allergies"))
             continue
         matched = [
-            (g, "code" if any(k in g.codes for k in keys) else "name in text")
+            (g, _how(g, keys, concept_text(code)))
             for g in kn.allergies.groups
             if g.matches(keys, text)
         ]

@@ -96,11 +96,21 @@ def _recognise(
 
 def _unread_order(reference: str, unread: list[str], record: PatientRecord) -> Problem:
     gap = record.gaps.get(SERVICE_REQUESTS)
-    why = gap.reason if gap else "it is not among the patient's service requests"
+    entries = record.unreadable.get(SERVICE_REQUESTS, 0)
+    why = (
+        gap.reason
+        if gap
+        else f"{entries} of the patient's service requests could not be read"
+        if entries
+        else "it is not among the patient's service requests"
+    )
+    # Not a medication problem: the drugs on record were checked all the same.
     return Problem(
         reference,
         f"it is based on {', '.join(unread)}, which could not be read ({why}): "
         "whether it books a lumbar sympathetic block is not known",
+        affects_medications=False,
+        topic="appointments",
     )
 
 
@@ -124,7 +134,7 @@ def read_appointments(
     for appointment in appointments:
         if appointment.get("resourceType") != "Appointment":
             continue
-        if appointment.get("status") in kn.rules.appointment_not_booked:
+        if _status(appointment) in kn.rules.appointment_not_booked:
             continue
         how, based_on, unread = _recognise(appointment, record, kn)
         if how is not None:
@@ -134,6 +144,12 @@ def read_appointments(
                 _unread_order(f"Appointment/{appointment.get('id', '?')}", unread, record)
             )
     return blocks, problems
+
+
+def _status(appointment: Resource) -> str | None:
+    """Its status code; None for anything else (a damaged record: a list, an object)."""
+    status = appointment.get("status")
+    return status if isinstance(status, str) else None
 
 
 def _identifiers(appointment: Resource) -> list[tuple[str, str]]:
@@ -195,11 +211,15 @@ def read_scheduled(
                 topic="schedule",
             )
         )
+    if entries := record.unreadable.get(SCHEDULED):
+        problems.append(
+            Problem(SCHEDULE_NAME, "", affects_medications=False, topic="schedule", entries=entries)
+        )
     blocks: list[AppointmentFact] = []
     for appointment in record.resources.get(SCHEDULED, ()):
         if appointment.get("resourceType") != "Appointment":
             continue
-        if appointment.get("status") not in kn.rules.appointment_still_to_come:
+        if _status(appointment) not in kn.rules.appointment_still_to_come:
             continue
         if _same_booking(appointment, booking) or not _for_patient(appointment, patient_id):
             continue

@@ -71,6 +71,20 @@ def extract_facts(call: HookCall, record: PatientRecord, kn: Knowledge) -> Facts
             )
         )
 
+    # Entries of a list that could not be read: said as a whole unreadable list is, so a
+    # missing drug or indication never reads as "none on record".
+    for key, count in record.unreadable.items():
+        if key in LIST_NAMES:
+            facts.problems.append(
+                Problem(
+                    f"the {LIST_NAMES[key]}",
+                    "",
+                    affects_medications=key in MEDICATION_KEYS,
+                    topic=TOPICS.get(key),
+                    entries=count,
+                )
+            )
+
     selected = orders.selected_orders(call)
     selected_refs = {orders.order_reference(o) for o in selected}
     for order in call.draft_orders:

@@ -180,5 +180,6 @@ def read_medications(
             continue
         for group in reading.support:
             current = bool(counts)
-            support.append(SupportFact(group.label, concept.label or group.label, current, origin))
+            label = concept.label or group.label
+            support.append(SupportFact(group.label, label, current, origin, record_date(resource)))
     return drugs, support, problems

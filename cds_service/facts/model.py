@@ -63,6 +63,7 @@ class SupportFact:
     recorded_as: str
     current: bool
     origin: Origin
+    when: date | None = None  # done, taken or recorded: old therapy is shown with its age
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,12 @@ class Problem:
     why: str
     affects_medications: bool = True
     topic: str | None = None  # "allergies", "procedures", "labs"; None: conditions or medications
+    entries: int = 0  # > 0: that many entries of the list `what` could not be read
+
+    @property
+    def items(self) -> int:
+        """How many things were not checked: the entries, or the one record or list."""
+        return self.entries or 1
 
 
 @dataclass(frozen=True)
@@ -97,14 +104,14 @@ class AllergyFact:
 
     group: str  # "Iodinated contrast media", "Amide local anaesthetic"
     recorded_as: str
-    matched_by: str  # "code" | "name in text"
+    matched_by: str  # "code" | "name of its code" (coded, code not listed) | "name in text"
     criticality: str | None
     reactions: tuple[str, ...]
     origin: Origin
 
     @property
     def from_text(self) -> bool:
-        return self.matched_by.startswith("name")
+        return self.matched_by == "name in text"
 
 
 @dataclass(frozen=True)

@@ -125,8 +125,7 @@ def read_procedures(
         if block:
             blocks.append(BlockFact(as_date(when), label, origin))
         elif treatment:
-            dated = f"{label} ({when[:10]})" if when else label
-            support.append(SupportFact(treatment.label, dated, False, origin))
+            support.append(SupportFact(treatment.label, label, False, origin, as_date(when)))
         if concept.limb:
             amputations.append(AmputationFact(concept.limb, label, origin))
     blocks.sort(key=lambda b: (b.when is None, b.when))
