@@ -219,9 +219,10 @@ def read_medications(
             stale = bool(current and stale_before and recorded_on and recorded_on < stale_before)
             planned = resource.get("intent") in kn.rules.request_planned_intents
             for drug, how in matches:
-                dose, dose_class = dosage.dose, None
+                dose, judged = dosage.dose, None
                 if dose and drug.dose_rule:
-                    dose_class = drug.dose_rule.classify(dose.value, dose.unit, dose.per_day)
+                    judged = drug.dose_rule.judge(dose.value, dose.unit, dose.per_day)
+                dose_class = judged[0] if judged else None
                 stop = None
                 if ended and today:
                     stop = recent_stop(drug, dose_class, min(ended, today), today, kn)
@@ -239,6 +240,7 @@ def read_medications(
                         stale,
                         dose=dose if drug.dose_rule else None,
                         dose_class=dose_class,
+                        dose_in_label=bool(judged and judged[1]),
                         stopped=stop,
                         planned=planned,
                         ordered_now=ordered_now,

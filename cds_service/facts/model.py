@@ -62,6 +62,7 @@ class DrugFact:
     stale: bool = False  # recorded_on is older than the knowledge's stated age
     dose: Dose | None = None  # as read from the record's dosage or text
     dose_class: str | None = None  # "prophylactic dose", where the drug's dose rule judges it
+    dose_in_label: bool = False  # a label regimen holds the dose (else: above them all)
     stopped: Stop | None = None  # a stopped record still within its hold (or look-back)
     planned: bool = False  # a MedicationRequest whose intent is a plan or proposal
     ordered_now: bool = False  # a draft order of this ordering session

@@ -94,15 +94,20 @@ class DoseRule:
     otherwise: str
     source: Source | None
 
-    def classify(self, value: float, unit: str, per_day: float | None) -> str | None:
-        """The dose class, or None when the dose cannot be judged (frequency not known, or a
-        unit the rule does not use)."""
+    def judge(self, value: float, unit: str, per_day: float | None) -> tuple[str, bool] | None:
+        """The dose class, and whether a label regimen holds the dose (False: `otherwise`);
+        None when the dose cannot be judged (frequency not known, or a unit the rule does not
+        use)."""
         if per_day is None or unit not in {r.unit for r in self.regimens}:
             return None
         for r in self.regimens:
             if r.unit == unit and value <= r.value and per_day <= r.per_day:
-                return r.when
-        return self.otherwise
+                return r.when, True
+        return self.otherwise, False
+
+    def classify(self, value: float, unit: str, per_day: float | None) -> str | None:
+        judged = self.judge(value, unit, per_day)
+        return judged[0] if judged else None
 
 
 @dataclass(frozen=True)
