@@ -54,6 +54,8 @@ RATE = {"doseAndRate": [{"rateQuantity": {"value": 18, "unit": "U/kg/h"}}]}
         ({"text": "flush the line after each bag", **RATE}, True),  # a rate: an infusion
         ({"text": "1,000 units/hour IV, then flush per policy"}, True),  # an hourly rate in text
         ({"text": "IV drip, titrate to aPTT; flush"}, True),
+        ({"text": "5000 units every 12 hours, flush", "route": {"text": "subcutaneous"}}, True),
+        ({"text": "80 units/kg then per protocol; flush"}, True),  # a weight-based dose
         ({"text": "3 mL to flush PICC line daily"}, False),  # a flush, still left out
         ({"text": "5 mL lock solution after each use"}, False),
     ],

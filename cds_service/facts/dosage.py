@@ -13,6 +13,7 @@ from typing import Any
 from cds_service.data.record import Resource
 from cds_service.facts.dates import parse_fhir_date
 from cds_service.knowledge import Knowledge
+from cds_service.terminology import concept_texts
 
 # A dose in text: "40 mg", "1.5 mg/kg"; never a concentration ("100 MG/ML").
 DOSE_IN_TEXT = re.compile(
@@ -31,7 +32,7 @@ class Dose:
 
 @dataclass(frozen=True)
 class Dosage:
-    instructions: str  # the free text of the instructions
+    instructions: str  # the free text of the instructions, and the route's words
     has_rate: bool  # a rate is given: an infusion
     dose: Dose | None
 
@@ -98,6 +99,8 @@ def read_dosage(resource: Resource, medication_text: str, kn: Knowledge) -> Dosa
         for k in ("text", "patientInstruction")
         if isinstance(d.get(k), str)
     ]
+    routes = [d.get("route") for d in dosages if isinstance(d.get("route"), dict)]
+    texts += [str(t) for r in routes for t in concept_texts(r)]  # "intravenous", "subcutaneous"
     instructions = " ".join(texts)
     has_rate = any(
         isinstance(r, dict) and any(k in r for k in ("rateQuantity", "rateRatio", "rateRange"))
