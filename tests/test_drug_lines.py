@@ -300,7 +300,23 @@ def test_restart_times_on_the_booking_plan(app: Flask, client: FlaskClient) -> N
     set_clock(app, "2026-11-25T12:00:00+00:00")
     response = client.post(BOOK, json=booking("58-book-aspirin-cilostazol-restart"))
     detail = card(response, "booking-hold-plan")["detail"]
-    assert detail.count("Restart 24 hours after the block.") == 2
+    assert detail.count("Restart 24 hours after the block.") == 3  # aspirin, cilostazol, NSAID
+    assert "(NSAID)** (ibuprofen 400 mg tablet): no hold needed for this block" in detail
+
+
+IBUPROFEN = concept("5640", "ibuprofen 400 mg tablet")
+
+
+def test_an_nsaid_is_named_with_its_restart_time_beside_an_antithrombotic(
+    client: FlaskClient,
+) -> None:
+    card = bleeding(client, statement(WARFARIN), statement(IBUPROFEN, ident="t-ms-2"))
+    line = drug_line(card, "Non-steroidal anti-inflammatory drug (NSAID)")  # type: ignore[arg-type]
+    assert "(ibuprofen 400 mg tablet): no hold needed for this block." in line
+    assert "Restart 24 hours after the block." in line
+    assert bleeding(client, statement(IBUPROFEN)) is None  # not an antithrombotic: no card
+    stopped = statement(IBUPROFEN, status="stopped", ident="t-ms-2")
+    assert "NSAID" not in bleeding(client, statement(WARFARIN), stopped)["detail"]  # type: ignore[index]
 
 
 # 7. Wording of drug lines --------------------------------------------------------------------

@@ -14,6 +14,7 @@ from cds_service.decisions.hold_dates import DatedHold, Moment, date_hold
 from cds_service.decisions.lsb import DrugFinding, drugs_found, evidence_extension
 from cds_service.decisions.model import CardDecision
 from cds_service.decisions.pathway import current_series
+from cds_service.decisions.restarts import restart_lines
 from cds_service.facts.appointments import AppointmentFact
 from cds_service.facts.model import BlockFact, Facts, Problem
 from cds_service.hook_call import HookCall
@@ -231,6 +232,7 @@ def decide(
     plans = [replace(p, in_series=place_in_series(p, plans, facts, scheduled, kn)) for p in plans]
     earlier = earlier_in_series(facts, plans, kn)
     shared = {"kn": kn, "now": now, "count": len(plans), "earlier": earlier, "first": plans[0]}
+    shared["restarts"] = restart_lines(facts, kn)  # NSAIDs: a restart time on the hold plan
     extension = booking_extension(plans, drugs, earlier, scheduled)
     cards = []
     for plan in plans:

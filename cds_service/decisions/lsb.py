@@ -18,6 +18,7 @@ from cds_service.decisions.anatomy import split_by_limb
 from cds_service.decisions.model import CardDecision
 from cds_service.decisions.orders import proposed_order, referral
 from cds_service.decisions.pathway import block_cards, pathway_view
+from cds_service.decisions.restarts import restart_lines
 from cds_service.facts.model import DrugFact, Facts, IndicationFact, Stop, SupportFact
 from cds_service.hook_call import HookCall
 from cds_service.knowledge import Drug, Hold, Interval, Knowledge
@@ -176,6 +177,7 @@ def decide(call: HookCall, facts: Facts, kn: Knowledge) -> list[CardDecision]:
     shared: dict[str, Any] = {
         "drugs": drugs,
         "combined": kn.drugs.combined(sorted((d.drug for d in drugs), key=lambda d: d.name)),
+        "restarts": restart_lines(facts, kn),
         "facts": facts,
         "kn": kn,
         "pathway": pathway_view(call, facts, kn, [(d.drug, d.found) for d in drugs]),

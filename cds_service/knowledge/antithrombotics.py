@@ -163,6 +163,16 @@ class LockFlush:
         return False
 
 
+@dataclass(frozen=True)
+class RestartOnly:
+    """A group of drugs (support.yaml) with a restart time in the guideline's table but no
+    hold for this block: NSAIDs."""
+
+    group: str  # a support.yaml group id
+    restart: Interval
+    source: Source | None
+
+
 INDICATORS = ("info", "warning", "critical")
 
 
@@ -175,6 +185,7 @@ class DrugIndex:
     block_ordered_indicator: Mapping[str, str]  # hold policy -> card indicator
     lock_flush: LockFlush
     combined_kinds: tuple[frozenset[str], ...] = ()  # kinds that together are combined therapy
+    restart_only: tuple[RestartOnly, ...] = ()
 
     def combined(self, drugs: list[Drug]) -> list[Drug]:
         """The drugs that make combined antithrombotic therapy (empty when they do not)."""
@@ -300,4 +311,14 @@ def load_drugs(reader: Reader) -> DrugIndex:
     combined = tuple(frozenset(pair) for pair in doc.get("combined_therapy") or ())
     if any(not pair <= kinds for pair in combined):
         raise KnowledgeError("combined_therapy: pairs of drug kinds (anticoagulant, antiplatelet)")
-    return DrugIndex(by_code, atc_classes, by_name, by_id, indicators, lock_flush, combined)
+    restart_only = tuple(
+        RestartOnly(
+            str(r["group"]),
+            read_interval(r["restart"], f"restart_only {r['group']}"),
+            reader.sources.get(r.get("source", "")),
+        )
+        for r in doc.get("restart_only") or ()
+    )
+    return DrugIndex(
+        by_code, atc_classes, by_name, by_id, indicators, lock_flush, combined, restart_only
+    )
