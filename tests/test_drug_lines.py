@@ -285,6 +285,12 @@ def test_combined_therapy_is_named_on_the_bleeding_and_suggestion_cards(
             assert f"**Combined antithrombotic therapy** {named}: {COMBINED}." in detail
 
 
+def test_a_drug_stopped_recently_is_not_part_of_combined_therapy(client: FlaskClient) -> None:
+    card = bleeding(client, stopped_on(WARFARIN, "2026-11-23"), statement(ASPIRIN, ident="t-2"))
+    assert "stopped 2 days ago" in drug_line(card, "Warfarin")  # type: ignore[arg-type]
+    assert COMBINED not in card["detail"]  # type: ignore[index]
+
+
 # 6. Restart times ---------------------------------------------------------------------------
 
 

@@ -176,7 +176,10 @@ def decide(call: HookCall, facts: Facts, kn: Knowledge) -> list[CardDecision]:
     drugs = drugs_found(facts, kn)
     shared: dict[str, Any] = {
         "drugs": drugs,
-        "combined": kn.drugs.combined(sorted((d.drug for d in drugs), key=lambda d: d.name)),
+        # Combined therapy is what is taken now: a drug stopped recently is on its own line.
+        "combined": kn.drugs.combined(
+            sorted((d.drug for d in drugs if not d.stopped), key=lambda d: d.name)
+        ),
         "restarts": restart_lines(facts, kn),
         "facts": facts,
         "kn": kn,
