@@ -153,6 +153,15 @@ def test_every_stop_date_a_record_can_give_is_read(
     assert "stopped 2 days ago (2026-11-23)" in drug_line(card, "Rivaroxaban")
 
 
+def test_a_stop_dated_only_by_its_month_counts_from_the_months_last_day(
+    client: FlaskClient,
+) -> None:
+    card = bleeding(client, stopped_on(RIVAROXABAN, "2026-11"))  # may have been yesterday
+    assert card is not None
+    assert "stopped today (2026-11-25)" in drug_line(card, "Rivaroxaban")  # never in the future
+    assert bleeding(client, stopped_on(RIVAROXABAN, "2026-10")) is None  # 25 days at least
+
+
 def test_a_stopped_record_without_an_end_date_says_nothing_new(client: FlaskClient) -> None:
     assert bleeding(client, statement(RIVAROXABAN, status="stopped")) is None
 

@@ -37,13 +37,14 @@ class DrugFinding:
 
     @property
     def latest(self) -> DrugFact:
-        dated = [f for f in self.found if f.recorded_on]
-        return max(dated, key=lambda f: f.recorded_on) if dated else self.found[0]  # type: ignore[arg-type,return-value]
+        """The latest record that says it is taken (of the stopped ones if none does)."""
+        dated = [f for f in self.current if f.recorded_on]
+        return max(dated, key=lambda f: f.recorded_on) if dated else self.current[0]  # type: ignore[arg-type,return-value]
 
     @property
     def stale(self) -> bool:
-        """Every record of the drug is older than the stated age."""
-        return all(f.stale for f in self.found)
+        """Every record that says it is taken is older than the stated age."""
+        return all(f.stale for f in self.current)
 
     @property
     def from_text_only(self) -> bool:

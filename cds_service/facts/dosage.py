@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from cds_service.data.record import Resource
@@ -134,5 +134,19 @@ def stop_date(resource: Resource) -> date | None:
             repeat = timing.get("repeat") if isinstance(timing, dict) else None
             bounds = repeat.get("boundsPeriod") if isinstance(repeat, dict) else None
             candidates.append(bounds.get("end") if isinstance(bounds, dict) else None)
-    dates = [d for d in map(parse_fhir_date, candidates) if d is not None]
+    dates = [d for d in map(_last_day, candidates) if d is not None]
     return max(dates, default=None)
+
+
+def _last_day(value: object) -> date | None:
+    """The last day a FHIR date names: "2026-11" is read as 30 November, so that a stop is
+    never taken for older than it may be."""
+    first = parse_fhir_date(value)
+    if first is None or not isinstance(value, str):
+        return None
+    if len(value) == 4:  # a year
+        return date(first.year, 12, 31)
+    if len(value) == 7:  # a month
+        following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+        return following - timedelta(days=1)
+    return first
