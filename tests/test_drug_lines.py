@@ -23,7 +23,9 @@ from drug_support import (
 from flask import Flask
 from flask.testing import FlaskClient
 
-from fixture_files import fixture_request
+from cds_service import create_app
+
+from fixture_files import ROOT, fixture_clock, fixture_request
 
 HEPARIN = concept("5224", "heparin sodium 25,000 units in 250 mL dextrose (100 units/mL)")
 RIVAROXABAN = concept("1114195", "rivaroxaban 20 mg tablet")
@@ -368,3 +370,15 @@ def test_a_hold_line_before_any_order_asks_to_agree_with_the_prescriber(
 def test_the_sources_line_reads_as_a_sentence(client: FlaskClient) -> None:
     card = bleeding(client, statement(WARFARIN))
     assert "Hold guidance: as tabulated in a summary table" in card["detail"]  # type: ignore[index]
+
+
+def test_the_protocol_source_line_has_its_word(tmp_path: Any) -> None:
+    app = create_app(
+        dev_mode=True,
+        clock=fixture_clock,
+        database_url=f"sqlite:///{tmp_path / 'cds.sqlite3'}",
+        local_protocol=str(ROOT / "docs" / "examples" / "local-protocol.yaml"),
+    )
+    card = bleeding(app.test_client(), statement(concept("1364430", "apixaban")))
+    assert "\nHold guidance: Periprocedural anticoagulation protocol" in card["detail"]  # type: ignore[index]
+    app.extensions["cds_db"].dispose()
