@@ -72,9 +72,14 @@ def _per_day_in_text(text: str, kn: Knowledge) -> float | None:
     return float(best[1]) if best else None
 
 
+def _dose_and_rate(dosage: dict[str, Any]) -> list[dict[str, Any]]:
+    entries = dosage.get("doseAndRate")
+    return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+
+
 def _structured_dose(dosage: dict[str, Any]) -> Dose | None:
-    for dose_and_rate in dosage.get("doseAndRate") or ():
-        quantity = dose_and_rate.get("doseQuantity") if isinstance(dose_and_rate, dict) else None
+    for dose_and_rate in _dose_and_rate(dosage):
+        quantity = dose_and_rate.get("doseQuantity")
         if not isinstance(quantity, dict):
             continue
         value = _number(quantity.get("value"))
@@ -103,9 +108,9 @@ def read_dosage(resource: Resource, medication_text: str, kn: Knowledge) -> Dosa
     texts += [str(t) for r in routes for t in concept_texts(r)]  # "intravenous", "subcutaneous"
     instructions = " ".join(texts)
     has_rate = any(
-        isinstance(r, dict) and any(k in r for k in ("rateQuantity", "rateRatio", "rateRange"))
+        any(k in r for k in ("rateQuantity", "rateRatio", "rateRange"))
         for d in dosages
-        for r in d.get("doseAndRate") or ()
+        for r in _dose_and_rate(d)
     )
     dose = next((x for d in dosages if (x := _structured_dose(d))), None)
     if dose is not None and dose.per_day is None:

@@ -217,7 +217,8 @@ def read_medications(
                 problems.append(Problem(origin.reference, error))  # warned about all the same
             recorded_on = record_date(resource)
             stale = bool(current and stale_before and recorded_on and recorded_on < stale_before)
-            planned = resource.get("intent") in kn.rules.request_planned_intents
+            intent = resource.get("intent")
+            planned = isinstance(intent, str) and intent in kn.rules.request_planned_intents
             for drug, how in matches:
                 dose, judged = dosage.dose, None
                 if dose and drug.dose_rule:
