@@ -5,6 +5,7 @@ drug lines before an order."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
@@ -382,3 +383,20 @@ def test_the_protocol_source_line_has_its_word(tmp_path: Any) -> None:
     card = bleeding(app.test_client(), statement(concept("1364430", "apixaban")))
     assert "\nHold guidance: Periprocedural anticoagulation protocol" in card["detail"]  # type: ignore[index]
     app.extensions["cds_db"].dispose()
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [(("intent",), []), (("dosage", 0, "doseAndRate"), 1), (("contained", 0, "resourceType"), "x")],
+)
+def test_a_damaged_medication_record_is_never_a_500(
+    client: FlaskClient, path: tuple[Any, ...], value: Any
+) -> None:
+    body = copy.deepcopy(fixture_request("09-cancer-pain-snomed-enoxaparin-contained"))
+    node = body["prefetch"]["medicationStatements"]["entry"][0]["resource"]
+    node.setdefault("intent", "order")  # a statement has none: set, then damaged
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    response = client.post("/cds-services/lsb-order-select", json=body)
+    assert response.status_code == 200, response.get_json()
