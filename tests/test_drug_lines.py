@@ -200,6 +200,17 @@ def test_booking_counts_a_stopped_drug_from_its_stop(app: Flask, client: FlaskCl
     assert "Earliest date that works: Saturday 28 November 2026" in too_soon["detail"]
 
 
+def test_booking_gives_the_stop_date_of_a_drug_with_no_interval(
+    app: Flask, client: FlaskClient
+) -> None:
+    set_clock(app, "2026-11-25T12:00:00+00:00")
+    body = booking("42-book-apixaban-no-interval")
+    ms = body["prefetch"]["medicationStatements"]["entry"][0]["resource"]
+    ms["status"], ms["effectivePeriod"] = "stopped", {"start": "2025-01-01", "end": "2026-11-23"}
+    plan = card(client.post(BOOK, json=body), "booking-hold-plan")
+    assert "**Stopped Monday 23 November 2026**: no date can be given" in plan["detail"]
+
+
 # 3. The dose picks enoxaparin's hold ---------------------------------------------------------
 
 
