@@ -165,6 +165,18 @@ def test_a_stop_dated_only_by_its_month_counts_from_the_months_last_day(
     assert bleeding(client, stopped_on(RIVAROXABAN, "2026-10")) is None  # 25 days at least
 
 
+def test_a_record_stopped_long_ago_is_not_read_for_a_data_quality_card(
+    client: FlaskClient,
+) -> None:
+    old = stopped_on(WARFARIN, "2025-02-01")
+    old["dosage"] = "not a list"  # invalid R4: would be said if the record still counted
+    assert cards_of(
+        client, call_with(BLOCK_SELECTED, old, statement(ASPIRIN, ident="t-2"))
+    ).keys() == {"lsb-bleeding-risk"}
+    old["effectivePeriod"]["end"] = "2026-11-23"  # recent: shown, and its flaw said
+    assert "data-quality" in cards_of(client, call_with(BLOCK_SELECTED, old))
+
+
 def test_a_stopped_record_without_an_end_date_says_nothing_new(client: FlaskClient) -> None:
     assert bleeding(client, statement(RIVAROXABAN, status="stopped")) is None
 

@@ -8,7 +8,7 @@ becomes a Problem: an unreadable record must never pass as "no anticoagulant".
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
 import orjson
@@ -164,6 +164,53 @@ def recent_stop(
     return None
 
 
+def _drug_facts(
+    resource: Resource,
+    matches: list[tuple[Drug, str]],
+    reading: ConceptReading,
+    dosage: Dosage,
+    origin: Origin,
+    ended: date | None,
+    today: date | None,
+    kn: Knowledge,
+) -> list[DrugFact]:
+    """One fact per drug the record names, with its dose and intent; a stopped record only for
+    the drugs it stopped recently (`ended`: its stop date)."""
+    concept = reading.concept
+    intent = resource.get("intent")
+    planned = isinstance(intent, str) and intent in kn.rules.request_planned_intents
+    status = str(resource.get("status") or "not recorded")
+    recorded_as = concept.label or ", ".join(code for _, code in concept.keys)
+    recorded_on = record_date(resource)
+    facts = []
+    for drug, how in matches:
+        dose, judged = dosage.dose, None
+        if dose and drug.dose_rule:
+            judged = drug.dose_rule.judge(dose.value, dose.unit, dose.per_day)
+        dose_class = judged[0] if judged else None
+        stop = None
+        if ended and today:
+            stop = recent_stop(drug, dose_class, min(ended, today), today, kn)
+            if stop is None:
+                continue  # stopped long enough ago
+        facts.append(
+            DrugFact(
+                drug,
+                how,
+                recorded_as,
+                status,
+                origin,
+                recorded_on,
+                dose=dose if drug.dose_rule else None,
+                dose_class=dose_class,
+                dose_in_label=bool(judged and judged[1]),
+                stopped=stop,
+                planned=planned,
+            )
+        )
+    return facts
+
+
 def read_medications(
     sources: Iterable[tuple[Resource, str]],
     record: PatientRecord,
@@ -213,40 +260,12 @@ def read_medications(
         if matches and not current and today and status in _stopped_statuses(resource, kn):
             ended = stop_date(resource)
         if matches and dosage and (current or ended):
-            if error := validation_error(resource):
+            facts = _drug_facts(resource, matches, reading, dosage, origin, ended, today, kn)
+            if facts and (error := validation_error(resource)):
                 problems.append(Problem(origin.reference, error))  # warned about all the same
-            recorded_on = record_date(resource)
+            recorded_on = facts[0].recorded_on if facts else None
             stale = bool(current and stale_before and recorded_on and recorded_on < stale_before)
-            intent = resource.get("intent")
-            planned = isinstance(intent, str) and intent in kn.rules.request_planned_intents
-            for drug, how in matches:
-                dose, judged = dosage.dose, None
-                if dose and drug.dose_rule:
-                    judged = drug.dose_rule.judge(dose.value, dose.unit, dose.per_day)
-                dose_class = judged[0] if judged else None
-                stop = None
-                if ended and today:
-                    stop = recent_stop(drug, dose_class, min(ended, today), today, kn)
-                    if stop is None:
-                        continue  # stopped long enough ago
-                recorded_as = concept.label or ", ".join(code for _, code in concept.keys)
-                drugs.append(
-                    DrugFact(
-                        drug,
-                        how,
-                        recorded_as,
-                        status,
-                        origin,
-                        recorded_on,
-                        stale,
-                        dose=dose if drug.dose_rule else None,
-                        dose_class=dose_class,
-                        dose_in_label=bool(judged and judged[1]),
-                        stopped=stop,
-                        planned=planned,
-                        ordered_now=ordered_now,
-                    )
-                )
+            drugs += [replace(f, stale=stale, ordered_now=ordered_now) for f in facts]
         if not collect_support:
             continue
         for group in reading.support:
