@@ -19,6 +19,7 @@ import jinja2
 import yaml
 
 from cds_service.decisions import CardDecision
+from cds_service.facts.dosage import Dose
 from cds_service.knowledge import Interval
 
 CARDS_DIR = Path(__file__).parent
@@ -57,6 +58,7 @@ def _environment() -> jinja2.Environment:
     env.filters["md"] = escape_markdown
     env.filters["system_name"] = lambda uri: common()["system_names"].get(uri, uri)
     env.filters["interval"] = interval_words
+    env.filters["dose"] = dose_words
     env.filters["day"] = lambda d: f"{d:%A} {d.day} {d:%B %Y}"  # Saturday 5 December 2026
     env.filters["day_short"] = lambda d: f"{d:%a} {d.day} {d:%b %Y}"  # Sat 5 Dec 2026
     env.filters["clock"] = lambda t: f"{t:%H:%M}"
@@ -66,14 +68,25 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def interval_words(interval: Interval) -> str:
-    """`Interval(12, "h", high=24)` -> "12 to 24 hours"; the words are in common.yaml."""
+def interval_words(interval: Interval, when: bool = True) -> str:
+    """`Interval(12, "h", high=24)` -> "12 to 24 hours"; the words are in common.yaml. `when`
+    adds the dose it applies to: "24 hours (therapeutic dose)"."""
     singular, plural = common()["units"][interval.unit]
     last = interval.high if interval.high is not None else interval.value
     unit = singular if last == 1 else plural
     span = f"{interval.value} to {interval.high}" if interval.high is not None else interval.value
     words = f"{span} {unit}"
-    return f"{words} ({interval.when})" if interval.when else words
+    return f"{words} ({interval.when})" if interval.when and when else words
+
+
+def dose_words(dose: Dose) -> str:
+    """`Dose(40, "mg", 1)` -> "40 mg daily"; how often, in common.yaml's words."""
+    per_day = common()["per_day"]
+    often = ""
+    if dose.per_day is not None:
+        n = int(dose.per_day) if float(dose.per_day).is_integer() else dose.per_day
+        often = " " + per_day.get(n, per_day["other"].format(n=f"{n:g}"))
+    return f"{dose.value:g} {dose.unit}{often}"
 
 
 def utc_offset(moment: datetime) -> str:
@@ -83,20 +96,25 @@ def utc_offset(moment: datetime) -> str:
     return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 def names_within(names: list[str], room: int) -> str:
     """Names joined to fit `room` characters, the rest counted ("a, b and 2 more"), so that a
-    summary keeps its action however many drugs there are."""
+    summary keeps its action however many drugs there are. Where even that does not fit, the
+    names lose their parentheses ("heparin (unfractionated)" -> "heparin"); a drug is always
+    named, never only counted."""
     names = list(dict.fromkeys(names))
-    for shown in range(len(names), 0, -1):
-        rest = len(names) - shown
-        head = names[:shown]
-        if rest:
-            words = ", ".join(head) + f" and {rest} more"
-        elif shown > 1:
-            words = ", ".join(head[:-1]) + " and " + head[-1]
-        else:
-            words = head[0]
-        if len(words) <= room:
-            return words
-    return f"{len(names)} drugs"
+    short = list(dict.fromkeys(n.split(" (")[0] for n in names))
+    for candidates in (names, short):
+        for shown in range(len(candidates), 0, -1):
+            rest = len(candidates) - shown
+            head = candidates[:shown]
+            if rest:
+                words = ", ".join(head) + f" and {rest} more"
+            elif shown > 1:
+                words = ", ".join(head[:-1]) + " and " + head[-1]
+            else:
+                words = head[0]
+            if len(words) <= room:
+                return words
+    rest = len(short) - 1
+    return short[0] + (f" and {rest} more" if rest else "")
 
 
 ENV = _environment()

@@ -131,7 +131,8 @@ def test_hours_are_dated_to_the_minute_in_the_appointments_offset(
     entry["start"], entry["end"] = "2026-12-15T09:30:00+05:30", "2026-12-15T10:15:00+05:30"
     response = booked(body)
     first = card(response, "booking-hold-plan")
-    assert "Last dose no later than Monday 14 December 2026, 09:30" in first["detail"]
+    # 40 mg daily: a prophylactic dose, so a 12-hour hold
+    assert "Last dose no later than Monday 14 December 2026, 21:30" in first["detail"]
     assert "Restart: Tuesday 15 December 2026, 22:15 at the earliest" in first["detail"]
     assert "UTC+05:30" in first["detail"]
 

@@ -95,12 +95,13 @@ def test_the_bleeding_card_is_as_loud_as_the_drug_calls_for(
     assert ("block-scheduled-after-hold" in reasons) is (indicator == "critical")
 
 
-def test_a_drug_needing_no_hold_gets_no_restart_time_or_removal(client: FlaskClient) -> None:
+def test_a_drug_needing_no_hold_gets_its_restart_time_but_no_removal(client: FlaskClient) -> None:
     card = post(client, block_selected(coded(ATC, "B01AC23", "cilostazol 100 mg")))[
         "lsb-bleeding-risk"
     ]
     assert "no hold needed" in card["summary"].lower()
-    assert "restart" not in card["detail"].lower()
+    line = next(x for x in card["detail"].splitlines() if "Cilostazol" in x)
+    assert "no hold needed for this block. Restart 24 hours after the block." in line
     assert "suggestions" not in card
 
 

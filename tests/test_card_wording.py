@@ -3,7 +3,6 @@ the INR check, the data-quality title for an unreadable order, a coded allergy."
 
 from __future__ import annotations
 
-import copy
 import re
 from typing import Any
 
@@ -12,9 +11,7 @@ from entries_support import card_texts
 from flask import Flask
 from flask.testing import FlaskClient
 
-from cds_service import create_app
-
-from fixture_files import ROOT, fixture_request, service_for
+from fixture_files import fixture_request, service_for
 
 SERIES = "30-lsb-series-in-progress"  # last block 2026-11-18
 
@@ -57,19 +54,6 @@ def test_old_therapy_shows_its_age_and_products_are_kept_apart(client: FlaskClie
     opioids = next(line for line in lines if line.startswith("- Opioid"))
     assert "Sublingual Film (2026-05-20); 12 HR oxycodone" in opioids  # two products, apart
     assert "\\" not in "".join(lines)
-
-
-def test_a_clinic_protocol_is_cited_as_hold_guidance_from_it() -> None:
-    app = create_app(
-        dev_mode=True, local_protocol=str(ROOT / "docs" / "examples" / "local-protocol.yaml")
-    )
-    body = copy.deepcopy(fixture_request("17-lsb-sign-dabigatran"))
-    statement = fixture_request("01-crps-left-apixaban")["prefetch"]["medicationStatements"]
-    apixaban = copy.deepcopy(statement["entry"][0])
-    apixaban["resource"]["subject"] = {"reference": "Patient/lsb-17"}
-    body["prefetch"]["medicationStatements"]["entry"] = [apixaban]
-    bleeding = card_texts(post(app.test_client(), body))["lsb-bleeding-risk"]
-    assert "Hold guidance from Periprocedural anticoagulation protocol (example)" in bleeding
 
 
 def test_the_inr_check_says_who_sets_its_time(client: FlaskClient) -> None:

@@ -25,13 +25,24 @@ def hold_rows(kn: Knowledge) -> list[dict[str, Any]]:
             before = "not confirmed here: clinic protocol and prescriber"
         if hold and policy == "interval":
             before = " or ".join(interval_words(i) for i in hold.before)
-            restart = interval_words(hold.restart) if hold.restart else restart
+        if hold and hold.restart:
+            restart = interval_words(hold.restart)
         rows.append(
             {
                 "name": drug.name,
                 "before": before,
                 "restart": restart,
                 "indicator": kn.indicator_when_block_ordered(drug),
+            }
+        )
+    labels = {g.id: g.label for g in kn.treatments}
+    for other in kn.drugs.restart_only:  # NSAIDs: a restart time, never a card alone
+        rows.append(
+            {
+                "name": labels[other.group],
+                "before": words["not-required"],
+                "restart": interval_words(other.restart),
+                "indicator": "none alone (named on a bleeding card or hold plan)",
             }
         )
     return rows
@@ -52,4 +63,7 @@ def clinician_markdown(topic: str) -> str | None:
         version=kn.version,
         sources="; ".join(sorted(cited)),
         stale_days=kn.rules.medication_stale_after_days,
+        look_back=interval_words(kn.rules.stopped_look_back)
+        if kn.rules.stopped_look_back
+        else "no time",
     )

@@ -98,6 +98,6 @@ def _validate(resource: dict[str, Any]) -> str | None:
         first = exc.errors(include_input=False, include_url=False)[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or kind
         return f"{where}: {first.get('msg', 'invalid')}"[:200]
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, KeyError) as exc:  # KeyError: a contained unknown type
         return f"invalid {kind}: {type(exc).__name__}"
     return None

@@ -6,14 +6,15 @@ lives in `cards/`."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 from typing import Any, Literal
 
-from cds_service.decisions.hold_dates import DatedHold, date_hold
+from cds_service.decisions.hold_dates import DatedHold, Moment, date_hold
 from cds_service.decisions.lsb import DrugFinding, drugs_found, evidence_extension
 from cds_service.decisions.model import CardDecision
 from cds_service.decisions.pathway import current_series
+from cds_service.decisions.restarts import restart_lines
 from cds_service.facts.appointments import AppointmentFact
 from cds_service.facts.model import BlockFact, Facts, Problem
 from cds_service.hook_call import HookCall
@@ -93,11 +94,12 @@ def plan_drug(
 ) -> DrugPlan:
     holds = kn.holds_for(finding.drug)
     hold = holds[0] if holds else None
-    before = hold.longest_before if hold and hold.required else None
+    before = finding.before(hold)  # the dose's hold where the dose is known, else the longest
     dated = None
     if before is not None and booked.start is not None:
         restart = hold.restart if hold else None
         dated = date_hold(before, restart, booked.start, booked.end, now)
+        dated = since_stop(dated, finding, booked.start)
     other = holds[1] if len(holds) > 1 and holds[1].required else None
     if other is not None and hold is not None and (other.before, other.restart) == (
         hold.before,
@@ -105,6 +107,20 @@ def plan_drug(
     ):
         other = None  # the same figures: once is enough
     return DrugPlan(finding, hold, dated, other)
+
+
+def since_stop(dated: DatedHold, finding: DrugFinding, start: datetime) -> DatedHold:
+    """A drug already stopped: its hold ran from its last dose, not from now; the block must
+    fall after the hold's last day."""
+    stop = finding.stopped
+    if stop is None or stop.hold_ends_on is None:
+        return dated
+    return replace(
+        dated,
+        last_dose=Moment(stop.on),
+        too_soon=start.date() <= stop.hold_ends_on,
+        earliest=Moment(stop.hold_ends_on + timedelta(days=1)),
+    )
 
 
 def _in_date_order(appointments: list[AppointmentFact]) -> list[AppointmentFact]:
@@ -227,6 +243,7 @@ def decide(
     plans = [replace(p, in_series=place_in_series(p, plans, facts, scheduled, kn)) for p in plans]
     earlier = earlier_in_series(facts, plans, kn)
     shared = {"kn": kn, "now": now, "count": len(plans), "earlier": earlier, "first": plans[0]}
+    shared["restarts"] = restart_lines(facts, kn)  # NSAIDs: a restart time on the hold plan
     extension = booking_extension(plans, drugs, earlier, scheduled)
     cards = []
     for plan in plans:

@@ -22,10 +22,11 @@ from cds_service.decisions.labs import lab_extension
 from cds_service.decisions.model import CardDecision
 from cds_service.decisions.orders import proposed_order, referral
 from cds_service.decisions.pathway import PathwayView, block_cards, pathway_view, today
+from cds_service.decisions.restarts import restart_lines
 from cds_service.decisions.sides import wrong_sides
-from cds_service.facts.model import DrugFact, Facts, IndicationFact, SupportFact
+from cds_service.facts.model import DrugFact, Facts, IndicationFact, Stop, SupportFact
 from cds_service.hook_call import HookCall
-from cds_service.knowledge import Drug, Hold, Knowledge
+from cds_service.knowledge import Drug, Hold, Interval, Knowledge
 
 SEVERITY = {"critical": 0, "warning": 1, "info": 2}
 
@@ -41,17 +42,56 @@ class DrugFinding:
 
     @property
     def latest(self) -> DrugFact:
-        dated = [f for f in self.found if f.recorded_on]
-        return max(dated, key=lambda f: f.recorded_on) if dated else self.found[0]  # type: ignore[arg-type,return-value]
+        """The latest record that says it is taken (of the stopped ones if none does)."""
+        dated = [f for f in self.current if f.recorded_on]
+        return max(dated, key=lambda f: f.recorded_on) if dated else self.current[0]  # type: ignore[arg-type,return-value]
 
     @property
     def stale(self) -> bool:
-        """Every record of the drug is older than the stated age."""
-        return all(f.stale for f in self.found)
+        """Every record that says it is taken is older than the stated age."""
+        return all(f.stale for f in self.current)
 
     @property
     def from_text_only(self) -> bool:
         return all(f.from_text for f in self.found)
+
+    @property
+    def current(self) -> list[DrugFact]:
+        """The records that say it is taken (or planned); all of them if every one is stopped."""
+        return [f for f in self.found if f.stopped is None] or self.found
+
+    @property
+    def stopped(self) -> Stop | None:
+        """The latest stop, when every record of the drug is stopped (but recently)."""
+        stops = [f.stopped for f in self.found if f.stopped]
+        if len(stops) < len(self.found):
+            return None
+        return max(stops, key=lambda s: s.on)
+
+    @property
+    def planned(self) -> bool:
+        return all(f.planned for f in self.current)
+
+    @property
+    def ordered_now(self) -> bool:
+        return any(f.ordered_now for f in self.found)
+
+    @property
+    def dose_fact(self) -> DrugFact | None:
+        """The record whose dose chose the hold: only when every current record's dose was
+        judged, and alike (else the longest hold applies, "dose not known")."""
+        classes = {f.dose_class for f in self.current}
+        if len(classes) != 1 or None in classes:
+            return None
+        return self.current[0]
+
+    def before(self, hold: Hold | None = None) -> Interval | None:
+        """The hold before the block to follow: the dose's, else the longest."""
+        hold = hold or self.hold
+        if hold is None or not hold.required:
+            return None
+        fact = self.dose_fact
+        return hold.before_for(fact.dose_class if fact else None)
 
 
 def drugs_found(facts: Facts, kn: Knowledge) -> list[DrugFinding]:
@@ -161,6 +201,9 @@ def evidence_extension(
                             "status": f.status,
                             "recordedOn": f.recorded_on.isoformat() if f.recorded_on else None,
                             "stale": f.stale,
+                            "stoppedOn": f.stopped.on.isoformat() if f.stopped else None,
+                            "doseClass": f.dose_class,
+                            "planned": f.planned,
                         }
                         for f in d.found
                     ],
@@ -175,6 +218,11 @@ def decide(call: HookCall, facts: Facts, kn: Knowledge) -> list[CardDecision]:
     drugs = drugs_found(facts, kn)
     shared: dict[str, Any] = {
         "drugs": drugs,
+        # Combined therapy is what is taken now: a drug stopped recently is on its own line.
+        "combined": kn.drugs.combined(
+            sorted((d.drug for d in drugs if not d.stopped), key=lambda d: d.name)
+        ),
+        "restarts": restart_lines(facts, kn),
         "facts": facts,
         "kn": kn,
         "pathway": pathway_view(call, facts, kn, [(d.drug, d.found) for d in drugs]),

@@ -36,21 +36,6 @@ def record_date(resource: Resource) -> date | None:
     return max(dates, default=None)
 
 
-def instructions_text(resource: Resource) -> str:
-    """The free text of the dosage instructions ("flush PICC daily")."""
-    texts: list[str] = []
-    for key in ("dosageInstruction", "dosage"):
-        entries = resource.get(key)
-        for dosage in entries if isinstance(entries, list) else ():
-            if isinstance(dosage, dict):
-                texts += [
-                    str(dosage[k])
-                    for k in ("text", "patientInstruction")
-                    if isinstance(dosage.get(k), str)
-                ]
-    return " ".join(texts)
-
-
 def event_date(resource: dict[str, Any], *fields: str) -> str | None:
     """The first of `fields` that holds a dateTime (or a Period's start, else end), as text."""
     for name in fields:

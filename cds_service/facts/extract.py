@@ -56,7 +56,9 @@ def extract_facts(call: HookCall, record: PatientRecord, kn: Knowledge) -> Facts
     facts.problems += problems
     drafts = [(order, DRAFTS) for order in call.draft_orders]
     # Orders placed in this session are current by definition: no staleness check.
-    drugs, _, problems = read_medications(drafts, record, kn, collect_support=False)
+    drugs, _, problems = read_medications(
+        drafts, record, kn, collect_support=False, ordered_now=True
+    )
     facts.drugs += drugs
     facts.problems += problems
 

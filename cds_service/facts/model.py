@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from cds_service.knowledge import Drug, Indication, Lab, LsbFit
+from cds_service.facts.dosage import Dose
+from cds_service.knowledge import Drug, Indication, Interval, Lab, LsbFit
 from cds_service.terminology import Code
 
 
@@ -41,6 +42,16 @@ class IndicationFact:
 
 
 @dataclass(frozen=True)
+class Stop:
+    """A stopped record whose drug may still act: when it ended and when its hold ends."""
+
+    on: date  # the end of the record's period: the last dose
+    days_ago: int  # from the day of the call
+    hold_ends_on: date | None  # the last day of the hold; None where no interval is known
+    hold: Interval | None  # the hold counted (None: within the stated look-back instead)
+
+
+@dataclass(frozen=True)
 class DrugFact:
     drug: Drug
     matched_by: str  # "RxNorm product", "ATC", "name in text", ...
@@ -49,6 +60,12 @@ class DrugFact:
     origin: Origin
     recorded_on: date | None = None  # the record's latest date: written, taken or asserted
     stale: bool = False  # recorded_on is older than the knowledge's stated age
+    dose: Dose | None = None  # as read from the record's dosage or text
+    dose_class: str | None = None  # "prophylactic dose", where the drug's dose rule judges it
+    dose_in_label: bool = False  # a label regimen holds the dose (else: above them all)
+    stopped: Stop | None = None  # a stopped record still within its hold (or look-back)
+    planned: bool = False  # a MedicationRequest whose intent is a plan or proposal
+    ordered_now: bool = False  # a draft order of this ordering session
 
     @property
     def from_text(self) -> bool:

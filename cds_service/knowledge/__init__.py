@@ -184,6 +184,8 @@ def _build() -> Knowledge:
     drugs = load_drugs(reader)
     support = load_support(reader)
     groups = {g.id: g for g in (*support.treatments, support.opioids)}
+    if unknown := {r.group for r in drugs.restart_only} - set(groups):
+        raise KnowledgeError(f"restart_only names unknown support groups {sorted(unknown)}")
     triggers = load_triggers(reader, groups)
     indications = load_indications(reader)
     labs = load_labs(reader)

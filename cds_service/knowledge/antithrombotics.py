@@ -69,6 +69,46 @@ class Hold:
         """The longest hold: the safe choice when the dose is not known."""
         return max(self.before, key=lambda i: i.longest, default=None)
 
+    def before_for(self, dose_class: str | None) -> Interval | None:
+        """The hold for a dose class ("prophylactic dose"), else the longest."""
+        chosen = [i for i in self.before if dose_class and i.when == dose_class]
+        return chosen[0] if chosen else self.longest_before
+
+
+@dataclass(frozen=True)
+class Regimen:
+    """A dose of the label's: up to `value` `unit` per administration, `per_day` a day."""
+
+    when: str  # the class it belongs to, as the hold interval's `when` names it
+    value: float
+    unit: str  # "mg" | "mg/kg"
+    per_day: float
+
+
+@dataclass(frozen=True)
+class DoseRule:
+    """Which hold a dose calls for: the first regimen it fits (same unit, no more per
+    administration, no more often), else `otherwise` (the longer hold: the safe side)."""
+
+    regimens: tuple[Regimen, ...]
+    otherwise: str
+    source: Source | None
+
+    def judge(self, value: float, unit: str, per_day: float | None) -> tuple[str, bool] | None:
+        """The dose class, and whether a label regimen holds the dose (False: `otherwise`);
+        None when the dose cannot be judged (frequency not known, or a unit the rule does not
+        use)."""
+        if per_day is None or unit not in {r.unit for r in self.regimens}:
+            return None
+        for r in self.regimens:
+            if r.unit == unit and value <= r.value and per_day <= r.per_day:
+                return r.when, True
+        return self.otherwise, False
+
+    def classify(self, value: float, unit: str, per_day: float | None) -> str | None:
+        judged = self.judge(value, unit, per_day)
+        return judged[0] if judged else None
+
 
 @dataclass(frozen=True)
 class Drug:
@@ -77,6 +117,7 @@ class Drug:
     class_label: str
     kind: str  # anticoagulant | antiplatelet
     hold: Hold | None
+    dose_rule: DoseRule | None = None  # which dose calls for which hold (enoxaparin)
 
 
 @dataclass(frozen=True)
@@ -87,19 +128,49 @@ class DrugMatch:
 
 @dataclass(frozen=True)
 class LockFlush:
-    """Heparin used to keep a catheter open: recognised by text, never a bleeding warning."""
+    """Heparin used to keep a catheter open: recognised by text, never a bleeding warning.
+
+    Never for an infusion: a dosage with a rate, or instructions naming an infusion, is
+    systemic anticoagulation whatever else the text says. A flush word after a negation ("do
+    not flush the line") does not count."""
 
     drug_ids: frozenset[str]
     names: re.Pattern[str] | None  # in the medication's name or text
     instructions: re.Pattern[str] | None  # in the dosage instructions
+    infusion: re.Pattern[str] | None  # in the instructions: never a flush
+    negations: frozenset[str]  # words that cancel a flush word just before it
+    negation_reach: int  # how many words before the flush word a negation reaches
 
-    def applies(self, drug: Drug, medication_text: str, instructions: str) -> bool:
-        if drug.id not in self.drug_ids:
+    def applies(
+        self, drug: Drug, medication_text: str, instructions: str, has_rate: bool = False
+    ) -> bool:
+        if drug.id not in self.drug_ids or has_rate:
             return False
-        return bool(
-            (self.names and self.names.search(medication_text))
-            or (self.instructions and self.instructions.search(instructions))
+        if self.infusion and self.infusion.search(f"{medication_text} {instructions}"):
+            return False
+        return self._said(self.names, medication_text) or self._said(
+            self.instructions, instructions
         )
+
+    def _said(self, pattern: re.Pattern[str] | None, text: str) -> bool:
+        """A flush word in `text` that no negation just before it cancels."""
+        if pattern is None:
+            return False
+        for match in pattern.finditer(text):
+            before = WORD.findall(text[: match.start()].lower().replace("n't", " not"))
+            if not self.negations.intersection(before[-self.negation_reach :]):
+                return True
+        return False
+
+
+@dataclass(frozen=True)
+class RestartOnly:
+    """A group of drugs (support.yaml) with a restart time in the guideline's table but no
+    hold for this block: NSAIDs."""
+
+    group: str  # a support.yaml group id
+    restart: Interval
+    source: Source | None
 
 
 INDICATORS = ("info", "warning", "critical")
@@ -113,6 +184,17 @@ class DrugIndex:
     by_id: Mapping[str, Drug]
     block_ordered_indicator: Mapping[str, str]  # hold policy -> card indicator
     lock_flush: LockFlush
+    combined_kinds: tuple[frozenset[str], ...] = ()  # kinds that together are combined therapy
+    restart_only: tuple[RestartOnly, ...] = ()
+
+    def combined(self, drugs: list[Drug]) -> list[Drug]:
+        """The drugs that make combined antithrombotic therapy (empty when they do not)."""
+        kinds = [d.kind for d in drugs]
+        for pair in self.combined_kinds:
+            wanted = sorted(pair) if len(pair) == 2 else [*pair, *pair]
+            if all(kinds.count(k) >= wanted.count(k) for k in wanted):
+                return [d for d in drugs if d.kind in pair]
+        return []
 
 
 def read_interval(raw: Any, where: str) -> Interval:
@@ -148,6 +230,21 @@ def read_hold(raw: Mapping[str, Any], where: str, sources: Mapping[str, Source])
     )
 
 
+def read_dose_rule(raw: Any, where: str, sources: Mapping[str, Source]) -> DoseRule:
+    regimens = tuple(
+        Regimen(
+            str(r["when"]),
+            float(r["up_to"]["value"]),
+            str(r["up_to"]["unit"]),
+            float(r["per_day_up_to"]),
+        )
+        for r in raw["regimens"]
+    )
+    if not regimens or not raw.get("otherwise"):
+        raise KnowledgeError(f"{where}: a dose rule needs regimens and `otherwise`")
+    return DoseRule(regimens, str(raw["otherwise"]), sources.get(raw.get("source", "")))
+
+
 def load_drugs(reader: Reader) -> DrugIndex:
     doc = reader.docs["antithrombotics"]
     classes = {c["id"]: c for c in doc["classes"]}
@@ -166,7 +263,13 @@ def load_drugs(reader: Reader) -> DrugIndex:
             class_label=cls["label"],
             kind=cls["kind"],
             hold=read_hold(hold, f"drug {entry['id']}", reader.sources) if hold else None,
+            dose_rule=read_dose_rule(entry["dose_rule"], f"drug {entry['id']}", reader.sources)
+            if entry.get("dose_rule")
+            else None,
         )
+        whens = {i.when for i in drug.hold.before} if drug.hold else set()
+        if drug.dose_rule and not {r.when for r in drug.dose_rule.regimens} <= whens:
+            raise KnowledgeError(f"drug {drug.id}: each dose class needs a hold interval")
         by_id[drug.id] = drug
         routes = (
             ("ingredient_codes", "RxNorm ingredient"),
@@ -198,7 +301,24 @@ def load_drugs(reader: Reader) -> DrugIndex:
         drug_ids=frozenset(flush["drugs"]),
         names=names_pattern(flush.get("names") or ()),
         instructions=names_pattern(flush.get("instructions") or ()),
+        infusion=names_pattern(flush.get("never_with") or ()),
+        negations=frozenset(w.lower() for w in flush.get("negations") or ()),
+        negation_reach=int(flush.get("negation_reach", 3)),
     )
     if unknown_ids := lock_flush.drug_ids - set(by_id):
         raise KnowledgeError(f"catheter_lock_flush names unknown drugs {sorted(unknown_ids)}")
-    return DrugIndex(by_code, atc_classes, by_name, by_id, indicators, lock_flush)
+    kinds = {c["kind"] for c in classes.values()}
+    combined = tuple(frozenset(pair) for pair in doc.get("combined_therapy") or ())
+    if any(not pair <= kinds for pair in combined):
+        raise KnowledgeError("combined_therapy: pairs of drug kinds (anticoagulant, antiplatelet)")
+    restart_only = tuple(
+        RestartOnly(
+            str(r["group"]),
+            read_interval(r["restart"], f"restart_only {r['group']}"),
+            reader.sources.get(r.get("source", "")),
+        )
+        for r in doc.get("restart_only") or ()
+    )
+    return DrugIndex(
+        by_code, atc_classes, by_name, by_id, indicators, lock_flush, combined, restart_only
+    )
