@@ -272,8 +272,12 @@ def protocol_check(args: argparse.Namespace) -> int:
         return 1
     print(f"{args.file}: OK: {protocol.citation}")
     for drug_id, hold in protocol.holds.items():
+        hold = protocol.usual_holds.get(drug_id, hold)
         restart = f"{hold.restart.value} h" if hold.restart else "not set"
         print(f"  {kn.drugs.by_id[drug_id].name}: hold {hold.before[0].value} h, restart {restart}")
+        for rule in protocol.kidney_holds.get(drug_id, ()):
+            unit = f" {rule.unit}" if rule.unit else ""
+            print(f"    kidney function below {rule.below:g}{unit}: hold {rule.before.value} h")
     for limit in protocol.lab_limits.values():
         side = "below" if limit.side == "low" else "above"
         print(f"  {limit.lab}: warn {side} {limit.value:g} {limit.unit or '(no unit)'}")

@@ -47,6 +47,20 @@ class Interval:
 
 
 @dataclass(frozen=True)
+class KidneyBasis:
+    """Why a clinic protocol's kidney-dependent hold has its figure for this patient: the
+    kidney result it was chosen by (`lab` None: no result the protocol's limits can be compared
+    with, so the longest figure) and the limit that result fell below (`below` None: none, so
+    the usual figure)."""
+
+    lab: str | None = None  # "eGFR", as labs.yaml labels it
+    value: str | None = None
+    unit: str | None = None
+    when: str | None = None  # the result's date, as recorded
+    below: float | None = None
+
+
+@dataclass(frozen=True)
 class Hold:
     policy: HoldPolicy
     before: tuple[Interval, ...]  # one, or one per dose; empty unless policy is "interval"
@@ -54,6 +68,7 @@ class Hold:
     labs: tuple[str, ...]  # checks before the block, e.g. "inr-normal"
     note: str | None
     source: Source | None
+    kidney: KidneyBasis | None = None  # set where a clinic protocol's hold follows kidney function
 
     @property
     def confirmed(self) -> bool:

@@ -14,6 +14,10 @@ drugs:
     hold_before_hours: 72
     restart_after_hours: 24
     note: optional text shown on the card
+    kidney_function:         # optional: longer holds when kidney function is reduced
+      - below: 30            # eGFR or creatinine clearance below this value
+        unit: "mL/min"       # optional: compared only with results sent in this unit
+        hold_before_hours: 120
 labs:                        # optional: the protocol's own limits for a result that warns
   - lab: platelets           # a lab id of labs.yaml that can signal a bleeding risk
     below: 50                # platelets warn below, the INR above (`above:`)
@@ -25,13 +29,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from cds_service.knowledge.antithrombotics import Hold, Interval
+from cds_service.knowledge.antithrombotics import Hold, Interval, KidneyBasis
 from cds_service.knowledge.base import Source
 
 if TYPE_CHECKING:
@@ -40,7 +44,8 @@ if TYPE_CHECKING:
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 TOP_KEYS = {"name", "version", "approved_by", "approved_on", "drugs", "labs"}
 LAB_KEYS = {"lab", "below", "above", "unit"}
-DRUG_KEYS = {"rxnorm", "hold_before_hours", "restart_after_hours", "note"}
+DRUG_KEYS = {"rxnorm", "hold_before_hours", "restart_after_hours", "note", "kidney_function"}
+KIDNEY_KEYS = {"below", "unit", "hold_before_hours"}
 SOURCE_KEY = "local-protocol"
 
 
@@ -59,6 +64,16 @@ class LabLimit:
 
 
 @dataclass(frozen=True)
+class KidneyHold:
+    """A hold the protocol sets for kidney function (eGFR or creatinine clearance) below a
+    limit, in place of the drug's usual one."""
+
+    below: float
+    unit: str | None  # results are compared only in this unit; None: in any unit
+    before: Interval
+
+
+@dataclass(frozen=True)
 class Protocol:
     name: str
     version: str
@@ -66,6 +81,11 @@ class Protocol:
     approved_on: dt.date
     holds: Mapping[str, Hold]  # drug id (antithrombotics.yaml) -> the protocol's hold
     lab_limits: Mapping[str, LabLimit] = field(default_factory=dict)  # lab id -> its limit
+    # Drug id -> its holds by kidney function, and its usual hold. A drug with these has, in
+    # `holds`, the longest of them: the safe figure until a kidney result chooses one
+    # (decisions/kidney.py).
+    kidney_holds: Mapping[str, tuple[KidneyHold, ...]] = field(default_factory=dict)
+    usual_holds: Mapping[str, Hold] = field(default_factory=dict)
 
     @property
     def citation(self) -> str:
@@ -93,7 +113,45 @@ def _hours(entry: Mapping[str, Any], key: str, where: str) -> int | None:
     return value
 
 
-def _drug_hold(entry: Any, index: int, kn: Knowledge, source: Source) -> tuple[str, Hold]:
+def _unit(entry: Mapping[str, Any], where: str) -> str | None:
+    unit = entry.get("unit")
+    if unit is not None and (not isinstance(unit, str) or not unit.strip()):
+        raise ProtocolError(f"{where}: unit must be text")
+    unit = unit.strip() if unit else None
+    if unit and unit.startswith("{") and unit.endswith("}"):
+        unit = None  # a UCUM annotation alone ({INR}) names no unit
+    return unit
+
+
+def _kidney_holds(entry: Mapping[str, Any], where: str, usual: int) -> tuple[KidneyHold, ...]:
+    rules = entry.get("kidney_function") or []
+    if not isinstance(rules, list):
+        raise ProtocolError(f"{where}: kidney_function must be a list")
+    found = []
+    for index, rule in enumerate(rules):
+        at = f"{where}.kidney_function[{index}]"
+        if not isinstance(rule, Mapping):
+            raise ProtocolError(f"{at}: must be a mapping with below and hold_before_hours")
+        if unknown := set(rule) - KIDNEY_KEYS:
+            raise ProtocolError(f"{at}: unknown key {sorted(unknown)[0]!r}")
+        below = rule.get("below")
+        if isinstance(below, bool) or not isinstance(below, (int, float)) or below <= 0:
+            raise ProtocolError(f"{at}: below must be a number > 0, got {below!r}")
+        hours = _hours(rule, "hold_before_hours", at)
+        if hours is None:
+            raise ProtocolError(f"{at}: hold_before_hours is missing")
+        if hours < usual:
+            # Reduced kidney function slows clearance: a shorter hold is a typing error.
+            raise ProtocolError(
+                f"{at}: hold_before_hours {hours} is shorter than the usual {usual}"
+            )
+        found.append(KidneyHold(float(below), _unit(rule, at), Interval(hours, "h")))
+    return tuple(found)
+
+
+def _drug_hold(
+    entry: Any, index: int, kn: Knowledge, source: Source
+) -> tuple[str, Hold, tuple[KidneyHold, ...]]:
     where = f"drugs[{index}]"
     if not isinstance(entry, Mapping):
         raise ProtocolError(f"{where}: must be a mapping with rxnorm and hold_before_hours")
@@ -125,7 +183,7 @@ def _drug_hold(entry: Any, index: int, kn: Knowledge, source: Source) -> tuple[s
         note=" ".join(note.split()) if note else None,
         source=source,
     )
-    return match.drug.id, hold
+    return match.drug.id, hold, _kidney_holds(entry, where, before)
 
 
 def _lab_limit(entry: Any, index: int, kn: Knowledge) -> LabLimit:
@@ -144,13 +202,7 @@ def _lab_limit(entry: Any, index: int, kn: Knowledge) -> LabLimit:
     value = entry.get(key)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
         raise ProtocolError(f"{where}: {key} must be a number > 0, got {value!r}")
-    unit = entry.get("unit")
-    if unit is not None and (not isinstance(unit, str) or not unit.strip()):
-        raise ProtocolError(f"{where}: unit must be text")
-    unit = unit.strip() if unit else None
-    if unit and unit.startswith("{") and unit.endswith("}"):
-        unit = None  # a UCUM annotation alone ({INR}) names no unit
-    return LabLimit(lab.id, lab.bleeding_risk_when, float(value), unit)
+    return LabLimit(lab.id, lab.bleeding_risk_when, float(value), _unit(entry, where))
 
 
 def parse_protocol(doc: Any, kn: Knowledge) -> Protocol:
@@ -169,11 +221,17 @@ def parse_protocol(doc: Any, kn: Knowledge) -> Protocol:
     citation = Protocol(name, version, approved_by, approved_on, {}).citation
     source = Source(SOURCE_KEY, citation, None)
     holds: dict[str, Hold] = {}
+    kidney: dict[str, tuple[KidneyHold, ...]] = {}
+    usual: dict[str, Hold] = {}
     for index, entry in enumerate(drugs):
-        drug_id, hold = _drug_hold(entry, index, kn, source)
+        drug_id, hold, kidney_holds = _drug_hold(entry, index, kn, source)
         if drug_id in holds:
             raise ProtocolError(f"drugs[{index}]: {drug_id} is listed twice")
         holds[drug_id] = hold
+        if kidney_holds:
+            kidney[drug_id], usual[drug_id] = kidney_holds, hold
+            longest = max(kidney_holds, key=lambda k: k.before.longest).before
+            holds[drug_id] = replace(hold, before=(longest,), kidney=KidneyBasis())
     labs = doc.get("labs") or []
     if not isinstance(labs, list):
         raise ProtocolError("labs: must be a list")
@@ -183,7 +241,7 @@ def parse_protocol(doc: Any, kn: Knowledge) -> Protocol:
         if limit.lab in limits:
             raise ProtocolError(f"labs[{index}]: {limit.lab} is listed twice")
         limits[limit.lab] = limit
-    return Protocol(name, version, approved_by, approved_on, holds, limits)
+    return Protocol(name, version, approved_by, approved_on, holds, limits, kidney, usual)
 
 
 def load_protocol(path: str | Path, kn: Knowledge) -> Protocol:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cds_service.data.record import PatientRecord
 from cds_service.decisions import CardDecision
+from cds_service.decisions.kidney import kidney_adjusted
 from cds_service.decisions.lsb import decide
 from cds_service.facts import extract_facts
 from cds_service.hook_call import HookCall
@@ -32,7 +33,10 @@ PREFETCH = {
 
 
 def lsb_decide(call: HookCall, record: PatientRecord, kn: Knowledge) -> list[CardDecision]:
-    return decide(call, extract_facts(call, record, kn), kn)
+    facts = extract_facts(call, record, kn)
+    # Extracted with the protocol's longest figures (a recent stop is never dropped early);
+    # decided with those the patient's kidney function chooses.
+    return decide(call, facts, kidney_adjusted(kn, facts.labs))
 
 
 SERVICES = [
