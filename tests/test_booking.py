@@ -568,7 +568,8 @@ def test_a_booking_whose_status_is_not_a_code_is_a_400(
     body["context"]["appointments"]["entry"][0]["resource"]["status"] = status
     response = booked(body)
     assert response.status_code == 400
-    found = {e: i["diagnostics"] for i in response.get_json()["issue"] for e in i.get("expression", [])}
+    issues = response.get_json()["issue"]
+    found = {e: i["diagnostics"] for i in issues for e in i.get("expression", [])}
     assert "entry[0].resource.status" in found["context.appointments"]
 
 

@@ -50,7 +50,7 @@ def _answers_well(client: FlaskClient, url: str, body: Any, cards: bool = True) 
     if response.status_code >= 500:
         return f"{response.status_code}: {payload}"
     if response.status_code == 200:
-        ok = not cards or isinstance(payload, dict) and isinstance(payload.get("cards"), list)
+        ok = not cards or (isinstance(payload, dict) and isinstance(payload.get("cards"), list))
     else:
         ok = isinstance(payload, dict) and payload.get("resourceType") == "OperationOutcome"
     return None if ok else f"{response.status_code} without cards or OperationOutcome"
