@@ -29,6 +29,7 @@ def create_app(**overrides: Any) -> Flask:
     secret while quieting is on, unless in development mode.
     """
     from flask import Flask
+    from sqlalchemy.exc import DBAPIError
 
     from cds_service import services
     from cds_service.api import health, routes
@@ -36,7 +37,7 @@ def create_app(**overrides: Any) -> Flask:
     from cds_service.api.json_provider import OrjsonProvider
     from cds_service.config import ConfigError, Settings, clock_for
     from cds_service.data.fetcher import FhirRecordFetcher
-    from cds_service.db import default_database_url, make_engine
+    from cds_service.db import database_problem, default_database_url, make_engine
     from cds_service.feedback import init_feedback
     from cds_service.knowledge import ProtocolError, knowledge_with_protocol
     from cds_service.metrics import observe_hook_calls
@@ -63,11 +64,16 @@ def create_app(**overrides: Any) -> Flask:
         log.warning("CDS_FIXED_NOW: every hook call is taken to happen at %s", settings.fixed_now)
     app.extensions["cds_record_fetcher"] = FhirRecordFetcher(settings)
 
-    engine = make_engine(settings.database_url or default_database_url(app.instance_path))
+    database_url = settings.database_url or default_database_url(app.instance_path)
+    engine = make_engine(database_url)
     app.extensions["cds_db"] = engine
     init_security(app, engine)  # before anything slow: a wrong trust setup fails at once
     quieting = init_quieting(app, engine, settings, app.extensions["cds_clock"])
-    _prepare_schema(engine, settings)
+    try:
+        _prepare_schema(engine, settings)
+    except DBAPIError as exc:  # unreachable, a wrong password, no such database: one line
+        engine.dispose()
+        raise ConfigError(database_problem(exc, database_url)) from None
 
     register_error_handlers(app)
     app.register_blueprint(routes.bp)

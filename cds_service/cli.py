@@ -39,6 +39,7 @@ def serve(args: argparse.Namespace) -> int:
     # No format here or in gunicorn's shows a thread, a multiprocessing name or a source line,
     # so no log record gathers them: under gevent that took a fifth of each line's time
     # (logging HOWTO, "Optimization"). gunicorn's own lines show the process id: kept.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # 7 lines of noise
     logging.logThreads = logging.logMultiprocessing = False
     logging._srcfile = None
     # Built once, before gunicorn forks its workers: a wrong configuration stops here with a
@@ -91,12 +92,20 @@ def server_options(args: argparse.Namespace) -> Any:
     )
 
 
-def _engine(args: argparse.Namespace) -> Any:
-    from cds_service.db import default_database_url, make_engine
+def _database_url(args: argparse.Namespace) -> str:
+    from cds_service.db import default_database_url
 
-    return make_engine(
-        args.database_url or os.environ.get("CDS_DATABASE_URL") or default_database_url()
+    return (
+        getattr(args, "database_url", None)
+        or os.environ.get("CDS_DATABASE_URL")
+        or default_database_url()
     )
+
+
+def _engine(args: argparse.Namespace) -> Any:
+    from cds_service.db import make_engine
+
+    return make_engine(_database_url(args))
 
 
 def db_upgrade(args: argparse.Namespace) -> int:
@@ -382,6 +391,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, what a shell reports for a command ended by the pipe
+    except Exception as exc:
+        # Imported only now: `serve` makes the standard library cooperative before SQLAlchemy.
+        from sqlalchemy.exc import DBAPIError
+
+        if not isinstance(exc, DBAPIError):
+            raise
+        # A database that cannot be reached or logged into: one line, as for any setting that
+        # stops a command, never a traceback (and never the password).
+        from cds_service.db import database_problem
+
+        print(f"cds-service: {database_problem(exc, _database_url(args))}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
