@@ -147,6 +147,10 @@ class PgCluster:
             "-o", options, "-w", "-t", "60", "start",
         )
 
+    @property
+    def running(self) -> bool:
+        return (self.data_dir / "postmaster.pid").exists()
+
     def pause(self) -> None:
         """Stops the server, keeping its data: a database outage."""
         self._run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
