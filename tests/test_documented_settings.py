@@ -1,0 +1,37 @@
+"""Every CDS_* variable the code reads is in the settings table of docs/deploying.md, and every
+override reason a card offers is in docs/override-reasons.md, as the templates say it."""
+
+from __future__ import annotations
+
+import re
+
+from fixture_files import ROOT
+
+READS = re.compile(
+    r"""(?:environ(?:\.get)?\(\s*|environ\[\s*|\b_(?:int|flag|list|number|instant)\(\s*)"""
+    r"""["'](CDS_[A-Z0-9_]+)["']"""
+)
+
+
+def variables_read() -> set[str]:
+    return {
+        name
+        for path in (ROOT / "cds_service").rglob("*.py")
+        for name in READS.findall(path.read_text(encoding="utf-8"))
+    }
+
+
+def settings_table() -> set[str]:
+    text = (ROOT / "docs" / "deploying.md").read_text(encoding="utf-8")
+    section = text.split("\n## Settings\n", 1)[1].split("\n## ", 1)[0]
+    return set(re.findall(r"^\| `(CDS_[A-Z0-9_]+)`", section, re.MULTILINE))
+
+
+def test_every_variable_the_code_reads_is_in_the_settings_table() -> None:
+    read = variables_read()
+    assert len(read) > 30  # the search finds the settings (config.py, cli.py, ...)
+    assert sorted(read - settings_table()) == []
+
+
+def test_the_settings_table_lists_nothing_the_code_does_not_read() -> None:
+    assert sorted(settings_table() - variables_read()) == []
