@@ -35,3 +35,14 @@ def test_every_variable_the_code_reads_is_in_the_settings_table() -> None:
 
 def test_the_settings_table_lists_nothing_the_code_does_not_read() -> None:
     assert sorted(settings_table() - variables_read()) == []
+
+
+def test_the_override_reasons_doc_is_generated_from_the_templates() -> None:
+    """docs/override-reasons.md lists every card's reasons as the templates offer them; after
+    changing a template, run tools/override_reasons.py."""
+    import runpy
+
+    tool = runpy.run_path(str(ROOT / "tools" / "override_reasons.py"))
+    expected = tool["render"]()
+    assert (ROOT / "docs" / "override-reasons.md").read_text(encoding="utf-8") == expected
+    assert "`patient-declines`" in expected and "`checked-manually`" in expected
