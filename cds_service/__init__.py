@@ -40,6 +40,7 @@ def create_app(**overrides: Any) -> Flask:
     from cds_service.db import database_problem, default_database_url, make_engine
     from cds_service.feedback import init_feedback
     from cds_service.knowledge import ProtocolError, knowledge_with_protocol
+    from cds_service.logs import LogSettingError, log_settings
     from cds_service.metrics import observe_hook_calls
     from cds_service.quieting import init_quieting
     from cds_service.security import init_security
@@ -50,7 +51,11 @@ def create_app(**overrides: Any) -> Flask:
     app.json = OrjsonProvider(app)
     app.config["CDS_SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    logging.getLogger("cds_service").setLevel(logging.INFO)
+    try:
+        level, _ = log_settings()
+    except LogSettingError as exc:
+        raise ConfigError(str(exc)) from None
+    logging.getLogger("cds_service").setLevel(level)
     # A malformed knowledge release or clinic protocol stops start-up, not a later hook call.
     try:
         # The release with the clinic's protocol: built once, read by every hook call.
@@ -82,6 +87,14 @@ def create_app(**overrides: Any) -> Flask:
     app.register_blueprint(education.bp)
     app.register_blueprint(sandbox.bp)
     app.wsgi_app = observe_hook_calls(app.wsgi_app, services.BY_ID)  # type: ignore[method-assign]
+    if settings.trusted_proxies:
+        # The client's address from X-Forwarded-For, as many hops back as there are proxies
+        # that append to it; never without them (a client could write any address there).
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.trusted_proxies, x_proto=0, x_host=0, x_prefix=0
+        )
     return app
 
 

@@ -29,17 +29,20 @@ def serve(args: argparse.Namespace) -> int:
 
     from cds_service import create_app
     from cds_service.config import ConfigError
+    from cds_service.logs import LogSettingError, configure, log_settings
     from cds_service.metrics import by_listener, metrics_app
     from cds_service.warmup import warm_up, warm_worker
 
     # The service's own lines beside gunicorn's, on stderr. None names a patient or holds a token.
-    logging.basicConfig(
-        level=logging.INFO, format="[%(asctime)s] [%(levelname)s] %(name)s: %(message)s"
-    )
+    try:
+        level, form = log_settings()
+    except LogSettingError as exc:
+        print(f"cds-service: cannot start: {exc}", file=sys.stderr)
+        return 2
+    configure(level, form)
     # No format here or in gunicorn's shows a thread, a multiprocessing name or a source line,
     # so no log record gathers them: under gevent that took a fifth of each line's time
     # (logging HOWTO, "Optimization"). gunicorn's own lines show the process id: kept.
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # 7 lines of noise
     logging.logThreads = logging.logMultiprocessing = False
     logging._srcfile = None
     # Built once, before gunicorn forks its workers: a wrong configuration stops here with a
@@ -65,7 +68,8 @@ def serve(args: argparse.Namespace) -> int:
         wsgi = by_listener(app, metrics_app(), options.metrics_port)
     try:
         server.run(
-            wsgi, options, on_worker_start=lambda: warm_worker(app), on_worker_exit=issued.flush
+            wsgi, options, on_worker_start=lambda: warm_worker(app), on_worker_exit=issued.flush,
+            log_level=level, log_format=form,
         )
     except server.AddressInUse as exc:
         print(f"cds-service: cannot start: {exc}", file=sys.stderr)
