@@ -46,3 +46,19 @@ def test_the_override_reasons_doc_is_generated_from_the_templates() -> None:
     expected = tool["render"]()
     assert (ROOT / "docs" / "override-reasons.md").read_text(encoding="utf-8") == expected
     assert "`patient-declines`" in expected and "`checked-manually`" in expected
+
+
+def test_the_readmes_replay_of_every_fixture_allows_the_designed_412() -> None:
+    """Fixture 25 answers 412 by design: replaying the whole folder as the README shows must
+    not end in exit status 1."""
+    import json
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    expected_412 = [
+        p.stem for p in (ROOT / "fixtures" / "expected").glob("*.json")
+        if json.loads(p.read_text(encoding="utf-8")).get("status") == 412
+    ]
+    assert expected_412  # else the note and the flag are no longer needed
+    [line] = [x for x in readme.splitlines() if "replay" in x and "fixtures/requests/ " in x]
+    assert "--allow-errors" in line
+    assert all(f"fixture {name[:2]}" in readme for name in expected_412)
