@@ -29,6 +29,7 @@ def create_app(**overrides: Any) -> Flask:
     secret while quieting is on, unless in development mode.
     """
     from flask import Flask
+    from sqlalchemy.exc import DBAPIError
 
     from cds_service import services
     from cds_service.api import health, routes
@@ -36,9 +37,10 @@ def create_app(**overrides: Any) -> Flask:
     from cds_service.api.json_provider import OrjsonProvider
     from cds_service.config import ConfigError, Settings, clock_for
     from cds_service.data.fetcher import FhirRecordFetcher
-    from cds_service.db import default_database_url, make_engine
+    from cds_service.db import database_problem, default_database_url, make_engine
     from cds_service.feedback import init_feedback
     from cds_service.knowledge import ProtocolError, knowledge_with_protocol
+    from cds_service.logs import LogSettingError, log_settings
     from cds_service.metrics import observe_hook_calls
     from cds_service.quieting import init_quieting
     from cds_service.security import init_security
@@ -49,7 +51,11 @@ def create_app(**overrides: Any) -> Flask:
     app.json = OrjsonProvider(app)
     app.config["CDS_SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    logging.getLogger("cds_service").setLevel(logging.INFO)
+    try:
+        level, _ = log_settings()
+    except LogSettingError as exc:
+        raise ConfigError(str(exc)) from None
+    logging.getLogger("cds_service").setLevel(level)
     # A malformed knowledge release or clinic protocol stops start-up, not a later hook call.
     try:
         # The release with the clinic's protocol: built once, read by every hook call.
@@ -63,11 +69,16 @@ def create_app(**overrides: Any) -> Flask:
         log.warning("CDS_FIXED_NOW: every hook call is taken to happen at %s", settings.fixed_now)
     app.extensions["cds_record_fetcher"] = FhirRecordFetcher(settings)
 
-    engine = make_engine(settings.database_url or default_database_url(app.instance_path))
+    database_url = settings.database_url or default_database_url(app.instance_path)
+    engine = make_engine(database_url)
     app.extensions["cds_db"] = engine
     init_security(app, engine)  # before anything slow: a wrong trust setup fails at once
     quieting = init_quieting(app, engine, settings, app.extensions["cds_clock"])
-    _prepare_schema(engine, settings)
+    try:
+        _prepare_schema(engine, settings)
+    except DBAPIError as exc:  # unreachable, a wrong password, no such database: one line
+        engine.dispose()
+        raise ConfigError(database_problem(exc, database_url)) from None
 
     register_error_handlers(app)
     app.register_blueprint(routes.bp)
@@ -76,6 +87,14 @@ def create_app(**overrides: Any) -> Flask:
     app.register_blueprint(education.bp)
     app.register_blueprint(sandbox.bp)
     app.wsgi_app = observe_hook_calls(app.wsgi_app, services.BY_ID)  # type: ignore[method-assign]
+    if settings.trusted_proxies:
+        # The client's address from X-Forwarded-For, as many hops back as there are proxies
+        # that append to it; never without them (a client could write any address there).
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.trusted_proxies, x_proto=0, x_host=0, x_prefix=0
+        )
     return app
 
 

@@ -29,13 +29,17 @@ def serve(args: argparse.Namespace) -> int:
 
     from cds_service import create_app
     from cds_service.config import ConfigError
+    from cds_service.logs import LogSettingError, configure, log_settings
     from cds_service.metrics import by_listener, metrics_app
     from cds_service.warmup import warm_up, warm_worker
 
     # The service's own lines beside gunicorn's, on stderr. None names a patient or holds a token.
-    logging.basicConfig(
-        level=logging.INFO, format="[%(asctime)s] [%(levelname)s] %(name)s: %(message)s"
-    )
+    try:
+        level, form = log_settings()
+    except LogSettingError as exc:
+        print(f"cds-service: cannot start: {exc}", file=sys.stderr)
+        return 2
+    configure(level, form)
     # No format here or in gunicorn's shows a thread, a multiprocessing name or a source line,
     # so no log record gathers them: under gevent that took a fifth of each line's time
     # (logging HOWTO, "Optimization"). gunicorn's own lines show the process id: kept.
@@ -64,7 +68,8 @@ def serve(args: argparse.Namespace) -> int:
         wsgi = by_listener(app, metrics_app(), options.metrics_port)
     try:
         server.run(
-            wsgi, options, on_worker_start=lambda: warm_worker(app), on_worker_exit=issued.flush
+            wsgi, options, on_worker_start=lambda: warm_worker(app), on_worker_exit=issued.flush,
+            log_level=level, log_format=form,
         )
     except server.AddressInUse as exc:
         print(f"cds-service: cannot start: {exc}", file=sys.stderr)
@@ -91,12 +96,20 @@ def server_options(args: argparse.Namespace) -> Any:
     )
 
 
-def _engine(args: argparse.Namespace) -> Any:
-    from cds_service.db import default_database_url, make_engine
+def _database_url(args: argparse.Namespace) -> str:
+    from cds_service.db import default_database_url
 
-    return make_engine(
-        args.database_url or os.environ.get("CDS_DATABASE_URL") or default_database_url()
+    return (
+        getattr(args, "database_url", None)
+        or os.environ.get("CDS_DATABASE_URL")
+        or default_database_url()
     )
+
+
+def _engine(args: argparse.Namespace) -> Any:
+    from cds_service.db import make_engine
+
+    return make_engine(_database_url(args))
 
 
 def db_upgrade(args: argparse.Namespace) -> int:
@@ -223,6 +236,11 @@ def replay(args: argparse.Namespace) -> int:
     for name in args.fixtures:
         path = Path(name)
         paths += sorted(path.glob("*.json")) if path.is_dir() else [path]
+    try:
+        signer = _signer(args)
+    except (OSError, ValueError) as exc:
+        print(f"cds-service: {exc}", file=sys.stderr)
+        return 2
     failures = 0
     with requests.Session() as session:
         for path in paths:
@@ -230,7 +248,10 @@ def replay(args: argparse.Namespace) -> int:
             service = args.service or service_for_hook(body.get("hook"))
             url = f"{args.url.rstrip('/')}/cds-services/{service}"
             headers = {"Content-Type": "application/json"}
-            if args.token:
+            if signer is not None:  # a fresh token per call: each jti is accepted once
+                audience = f"{(args.public_url or args.url).rstrip('/')}/cds-services/{service}"
+                headers["Authorization"] = f"Bearer {signer(audience)}"
+            elif args.token:
                 headers["Authorization"] = f"Bearer {args.token}"
             try:
                 response = session.post(url, json=body, headers=headers, timeout=args.timeout)
@@ -250,6 +271,45 @@ def replay(args: argparse.Namespace) -> int:
     if failures:
         print(f"{failures} of {len(paths)} call(s) did not answer 200", file=sys.stderr)
     return 1 if failures and not args.allow_errors else 0
+
+
+def _signer(args: argparse.Namespace) -> Any:
+    """With --key and --issuer: a function minting a token for an audience; else None."""
+    if not args.key:
+        return None
+    if not args.issuer:
+        raise ValueError("--key needs --issuer (the trusted-clients entry's issuer)")
+    from cds_service import tokens
+
+    key = tokens.load_key(args.key)
+    return lambda audience: tokens.mint(key, args.issuer, audience, kid=args.kid)
+
+
+def token(args: argparse.Namespace) -> int:
+    """Prints a test token signed with a key file, as an EHR would sign one."""
+    from cds_service import tokens
+
+    audience = args.audience or tokens.audiences(args.public_url)
+    try:
+        key = tokens.load_key(args.key)
+        print(tokens.mint(key, args.issuer, audience, args.kid, args.lifetime))
+    except (OSError, ValueError) as exc:
+        print(f"cds-service: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def jwk(args: argparse.Namespace) -> int:
+    """Prints the public JWK (or a JWK Set) of a PEM key, for a trusted-clients file."""
+    from cds_service import tokens
+
+    try:
+        key = tokens.public_jwk(tokens.load_key(args.pem), args.kid)
+    except (OSError, ValueError) as exc:
+        print(f"cds-service: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps({"keys": [key]} if args.set else key, indent=2))
+    return 0
 
 
 def _readable(response: requests.Response) -> str:
@@ -284,8 +344,18 @@ def protocol_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("lsb-cds-service")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cds-service", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser(
         "serve",
@@ -324,12 +394,54 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("fixtures", nargs="+", help="request files or folders of them")
     p.add_argument("--service", help="service id (default: from each request's hook)")
     p.add_argument("--token", help="a bearer JWT, for a service that is not in dev mode")
+    p.add_argument(
+        "--key", help="a PEM private key: sign a fresh token for each call (with --issuer)"
+    )
+    p.add_argument("--issuer", help="the tokens' iss: the trusted-clients entry's issuer")
+    p.add_argument("--kid", help="the key's kid (default: its RFC 7638 thumbprint)")
+    p.add_argument(
+        "--public-url", help="the service's CDS_PUBLIC_URL, for each token's aud (default: URL)"
+    )
     p.add_argument("--timeout", type=float, default=10.0, help="seconds per call (default: 10)")
     p.add_argument(
         "--allow-errors", action="store_true",
         help="exit 0 even when a call does not answer 200 (default: exit 1)",
     )
     p.set_defaults(func=replay)
+
+    p = sub.add_parser(
+        "token",
+        help="print a test token signed with a key file",
+        description="Print a JWT signed as a CDS client signs one (iss, aud, iat, exp, a "
+        "fresh jti; ES256/384/512 by the EC key's curve, RS384 for RSA). For tests and "
+        "replaying fixtures against a service that is not in development mode.",
+    )
+    p.add_argument("--key", required=True, help="PEM private key (RSA, or EC P-256/384/521)")
+    p.add_argument("--issuer", required=True, help="iss: the trusted-clients entry's issuer")
+    p.add_argument(
+        "--audience", action="append",
+        help="aud: the URL called, e.g. https://cds.example.org/cds-services/lsb-order-select "
+        "(repeatable; default: every endpoint under --public-url)",
+    )
+    p.add_argument(
+        "--public-url", default="http://127.0.0.1:8080",
+        help="the service's CDS_PUBLIC_URL, for the default aud (default: %(default)s)",
+    )
+    p.add_argument("--kid", help="the key's kid (default: its RFC 7638 thumbprint)")
+    p.add_argument(
+        "--lifetime", type=int, default=300, help="seconds until exp (default: %(default)s)"
+    )
+    p.set_defaults(func=token)
+    p = sub.add_parser(
+        "jwk",
+        help="print the public JWK of a PEM key, for a trusted-clients file",
+        description="Print the public half of a PEM key (private or public; RSA or EC) as "
+        "the JWK a trusted-clients file's jwks.keys takes, with kid, alg and use.",
+    )
+    p.add_argument("pem", help="PEM key file")
+    p.add_argument("--kid", help="the key's kid (default: its RFC 7638 thumbprint)")
+    p.add_argument("--set", action="store_true", help='print a JWK Set: {"keys": [...]}')
+    p.set_defaults(func=jwk)
 
     db_url_help = "database URL (default: CDS_DATABASE_URL, else SQLite in the instance folder)"
     p = sub.add_parser("db", help="the service database")
@@ -389,6 +501,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, what a shell reports for a command ended by the pipe
+    except Exception as exc:
+        # Imported only now: `serve` makes the standard library cooperative before SQLAlchemy.
+        from sqlalchemy.exc import DBAPIError
+
+        if not isinstance(exc, DBAPIError):
+            raise
+        # A database that cannot be reached or logged into: one line, as for any setting that
+        # stops a command, never a traceback (and never the password).
+        from cds_service.db import database_problem
+
+        print(f"cds-service: {database_problem(exc, _database_url(args))}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -109,6 +109,9 @@ class Settings:
     sandbox: bool = False  # CDS_SANDBOX: the sandbox page outside development mode
     sandbox_fixtures: str | None = None  # CDS_SANDBOX_FIXTURES: folder of hook request files
     local_protocol: str | None = None  # CDS_LOCAL_PROTOCOL: the clinic's anticoagulation protocol
+    # CDS_TRUSTED_PROXIES: proxies in front that append X-Forwarded-For (0: none; the header is
+    # then ignored, as anyone can send it)
+    trusted_proxies: int = 0
     # CDS_FIXED_NOW: development mode only, the time every hook call is taken to happen at
     # (ISO 8601 with a UTC offset), so demos and browser tests of the date rules repeat.
     fixed_now: datetime | None = None
@@ -154,6 +157,7 @@ class Settings:
             "sandbox": _flag("CDS_SANDBOX"),
             "sandbox_fixtures": os.environ.get("CDS_SANDBOX_FIXTURES") or None,
             "local_protocol": os.environ.get("CDS_LOCAL_PROTOCOL") or None,
+            "trusted_proxies": _int("CDS_TRUSTED_PROXIES", 0),
             "fixed_now": _instant("CDS_FIXED_NOW"),
         }
         known = {f.name for f in fields(cls)}

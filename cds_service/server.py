@@ -26,6 +26,7 @@ free and refuses to start if it is not.
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import shutil
 import socket
@@ -106,6 +107,8 @@ def run(
     options: ServerOptions,
     on_worker_start: Callable[[], None] | None = None,
     on_worker_exit: Callable[[], None] | None = None,
+    log_level: int = logging.INFO,
+    log_format: str = "text",
 ) -> None:
     """Serves `app` (already built: preloaded) until stopped. Call `cooperative()` first.
     `on_worker_start` runs in each worker after the fork, before it accepts a connection;
@@ -155,6 +158,8 @@ def run(
                 self.cfg.set("post_worker_init", lambda _worker: on_worker_start())
             if on_worker_exit is not None:
                 self.cfg.set("worker_exit", lambda _server, _worker: on_worker_exit())
+            self.cfg.set("loglevel", logging.getLevelName(log_level).lower())
+            self.cfg.set("logger_class", _logger_class(log_format))
             if options.access_log:
                 self.cfg.set("accesslog", "-")
                 # Paths only: no query strings, no bodies, no tokens.
@@ -164,6 +169,37 @@ def run(
             return app
 
     Server().run()
+
+
+LISTENING = "Listening at: %s (%s)"  # gunicorn's start line
+
+
+def _logger_class(log_format: str) -> type:
+    """gunicorn's logger, in the service's format, and with its start line naming the
+    addresses: with a socket per worker (SO_REUSEPORT) the master holds none, and gunicorn
+    would print `Listening at:  (pid)`."""
+    from gunicorn.glogging import Logger
+
+    from cds_service.logs import formatter
+
+    class ServiceLogger(Logger):  # type: ignore[misc]  # gunicorn ships no type hints
+        def setup(self, cfg: Any) -> None:
+            super().setup(cfg)
+            addresses = ", ".join(f"http://{bind}" for bind in cfg.bind)
+
+            def name_addresses(record: logging.LogRecord) -> bool:
+                args = record.args
+                if record.msg == LISTENING and isinstance(args, tuple) and not args[0]:
+                    record.args = (addresses, *args[1:])
+                return True
+
+            self.error_log.addFilter(name_addresses)
+            if log_format == "json":
+                for log in (self.error_log, self.access_log):
+                    for handler in log.handlers:
+                        handler.setFormatter(formatter("json"))
+
+    return ServiceLogger
 
 
 class AddressInUse(OSError):

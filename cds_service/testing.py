@@ -35,11 +35,12 @@ def served(
     inherit_env: bool = True,
     timeout: float = 30,
     log_path: Path | None = None,
+    access_log: bool = False,
 ) -> Iterator[str]:
     """Yields the base URL of the service started with `env` (added to this process's
     environment unless `inherit_env` is false), its stderr going to `log_path` if given.
     `metrics_port` 0 leaves /metrics off; `server_args` are more `cds-service serve` options.
-    Stops it on exit."""
+    `access_log`: its stdout (the access log) goes there too. Stops it on exit."""
     port = port or free_port()
     args = ["serve", "--port", str(port), "--workers", str(workers)]
     args += ["--metrics-port", str(metrics_port), *server_args]
@@ -48,7 +49,7 @@ def served(
         proc = subprocess.Popen(
             [sys.executable, "-m", "cds_service.cli", *args],
             env={**(os.environ if inherit_env else {}), **env},
-            stdout=subprocess.DEVNULL,
+            stdout=log if access_log else subprocess.DEVNULL,
             stderr=log,
         )
         url = f"http://127.0.0.1:{port}"

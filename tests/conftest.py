@@ -17,6 +17,7 @@ from app_fixtures import (  # noqa: F401  (fixtures for signed calls and databas
     secure_app,
     trusted_file,
 )
+from database_support import own_cluster  # noqa: F401  (a cluster to stop and start)
 from flask import Flask
 from flask.testing import FlaskClient
 

@@ -21,10 +21,12 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
+import psycopg.sql
 
 SYSTEM_USER = "postgres"
 
@@ -126,6 +128,10 @@ class PgCluster:
             "initdb", "-D", str(self.data_dir), "--username=postgres", "--auth=trust",
             "--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions",
         )
+        self.resume()
+
+    def resume(self) -> None:
+        """Starts the server (again, after `pause`): the same data, the same socket."""
         options = " ".join(
             [
                 "-c listen_addresses=''",
@@ -140,6 +146,43 @@ class PgCluster:
             "pg_ctl", "-D", str(self.data_dir), "-l", str(self.root / "server.log"),
             "-o", options, "-w", "-t", "60", "start",
         )
+
+    @property
+    def running(self) -> bool:
+        return (self.data_dir / "postmaster.pid").exists()
+
+    def pause(self) -> None:
+        """Stops the server, keeping its data: a database outage."""
+        self._run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
+
+    def add_login(self, role: str, password: str) -> str:
+        """A role that must give its password (every other role is trusted, as before), with a
+        database of its own; the URL that logs in as it to that database, password given."""
+        with psycopg.connect(
+            host=str(self.socket_dir), user="postgres", dbname="postgres", autocommit=True
+        ) as conn:
+            conn.execute(
+                psycopg.sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                    psycopg.sql.Identifier(role), psycopg.sql.Literal(password)
+                )
+            )
+            conn.execute(
+                psycopg.sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                    psycopg.sql.Identifier(role), psycopg.sql.Identifier(role)
+                )
+            )
+        hba = self.data_dir / "pg_hba.conf"
+        hba.write_text(f"local all {role} scram-sha-256\n" + hba.read_text())
+        self._run("pg_ctl", "-D", str(self.data_dir), "reload")
+        for _ in range(200):  # a reload is a signal: wait until a login without it fails
+            try:
+                psycopg.connect(host=str(self.socket_dir), user=role, dbname="postgres").close()
+            except psycopg.OperationalError:
+                break
+            time.sleep(0.05)
+        else:
+            raise RuntimeError(f"pg_hba.conf reload did not take effect for {role}")
+        return f"postgresql+psycopg://{role}:{password}@/{role}?host={self.socket_dir}"
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://postgres@/{database}?host={self.socket_dir}"

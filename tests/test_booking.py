@@ -559,3 +559,28 @@ def test_a_damaged_appointment_in_the_schedule_is_not_a_500(booked: Callable[...
     response = booked(body)
     assert response.status_code == 200
     assert "booking-series-spacing" in kinds(response)  # still a block on 10 December
+
+
+@pytest.mark.parametrize("status", [[], {}, 3, True])
+def test_a_booking_whose_status_is_not_a_code_is_a_400(
+    booked: Callable[..., Any], status: Any
+) -> None:
+    body = booking()
+    body["context"]["appointments"]["entry"][0]["resource"]["status"] = status
+    response = booked(body)
+    assert response.status_code == 400
+    issues = response.get_json()["issue"]
+    found = {e: i["diagnostics"] for i in issues for e in i.get("expression", [])}
+    assert "entry[0].resource.status" in found["context.appointments"]
+
+
+@pytest.mark.parametrize("status", [[], {}, 3, None])
+def test_a_scheduled_block_whose_status_cannot_be_read_is_said_on_a_card(
+    booked: Callable[..., Any], status: Any
+) -> None:
+    body = booking(SCHEDULED_FIXTURE)
+    scheduled(body)[0]["status"] = status
+    response = booked(body)
+    assert response.status_code == 200
+    assert "booking-series-spacing" not in kinds(response)
+    assert "status could not be read" in text(card(response, "data-quality"))

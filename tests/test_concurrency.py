@@ -1,5 +1,6 @@
 """Concurrent feedback loses nothing: several client processes post at once to the service
-under gunicorn with several worker processes, against one database (SQLite, PostgreSQL)."""
+under gunicorn with several worker processes, against one database (SQLite, PostgreSQL); the
+same answer from all of them is one row per card, at the latest time sent."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -91,9 +93,19 @@ def test_concurrent_feedback_from_several_processes_loses_nothing(
     engine = make_engine(database_url)
     try:
         with Session(engine) as session:
+            answers = {
+                row.card_uuid: row.outcome_timestamp
+                for row in session.scalars(select(CardFeedback))
+            }
             count = session.scalar(select(func.count()).select_from(CardFeedback))
             issued = session.scalar(select(func.count()).select_from(IssuedCard))
     finally:
         engine.dispose()
-    assert count == CLIENTS * REQUESTS_EACH * len(cards)
+    # Every client gave the same answer on both cards, each at its own times: one row per card
+    # (a repeated answer is stored once), holding the latest time any client sent.
+    latest = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(
+        seconds=(CLIENTS - 1) * 100_000 + REQUESTS_EACH - 1
+    )
+    assert count == len(cards)
+    assert answers == {card["uuid"]: latest for card in cards}
     assert issued == 2  # two calls, one card each (the bleeding facts are lines in it)

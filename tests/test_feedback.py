@@ -107,6 +107,72 @@ def test_resent_feedback_is_kept_once(ehr: Ehr) -> None:
     assert len(stored(ehr.app)) == 2
 
 
+def test_an_answer_retried_300_times_is_one_row_with_its_latest_time(ehr: Ehr) -> None:
+    """An EHR retrying one override (a new outcomeTimestamp on some tries, the same on others):
+    every post is answered 200, one row is kept, and the report counts one override."""
+    from cds_service.feedback.report import build_report
+
+    card = ehr.cards()["lsb-suggestion"]
+    times = [f"2026-11-25T08:{n // 60:02d}:{n % 60:02d}Z" for n in range(150)] * 2
+    for when in times:
+        response = ehr.feedback(overridden(card, "patient-declines", when=when))
+        assert response.status_code == 200
+    [row] = stored(ehr.app)
+    assert row.outcome_timestamp.isoformat() == "2026-11-25T08:02:29+00:00"  # the latest
+    [report] = [r for r in build_report(ehr.app.extensions["cds_db"]) if r.kind == "lsb-suggestion"]
+    assert (report.issued, report.overridden, report.reasons["patient-declines"]) == (1, 1, 1)
+
+
+def test_the_same_answer_given_again_after_another_is_the_latest_again(ehr: Ehr) -> None:
+    """Another reason or outcome is a new row; repeating the first answer moves its time on,
+    so it is the card's latest answer (which the report and quieting read)."""
+    card = ehr.cards()["lsb-suggestion"]
+    ehr.feedback(overridden(card, "not-a-candidate", when="2026-11-25T08:00:00Z"))
+    ehr.feedback(overridden(card, "patient-declines", when="2026-11-25T08:01:00Z"))
+    ehr.feedback(accepted(card, when="2026-11-25T08:02:00Z"))
+    ehr.feedback(overridden(card, "not-a-candidate", when="2026-11-25T08:03:00Z"))
+    rows = {
+        f.override_reason_code or f.outcome: f.outcome_timestamp.minute for f in stored(ehr.app)
+    }
+    assert rows == {"not-a-candidate": 3, "patient-declines": 1, "accepted": 2}
+
+
+def test_the_migration_keeps_one_row_per_answer(database_url: str) -> None:
+    """Rows stored before the unique answer index: each repeated answer keeps its latest."""
+    from datetime import UTC, datetime, timedelta
+
+    from cds_service.db import make_engine
+    from cds_service.db.migrate import upgrade
+
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine, "0002")
+        at = datetime(2026, 11, 25, 8, tzinfo=UTC)
+        with engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO issued_card (uuid, service_id, hook_instance, kind, "
+                "suggestion_uuids, override_reasons, tenant, issued_at) VALUES "
+                "('c1', 's', 'h', 'lsb-suggestion', '[]', '[]', 't', :at)"), {"at": at})
+            for n, (outcome, code) in enumerate(
+                [("overridden", "x"), ("overridden", "x"), ("accepted", None),
+                 ("overridden", "x"), ("overridden", "y")]
+            ):
+                connection.execute(text(
+                    "INSERT INTO card_feedback (card_uuid, outcome, accepted_suggestions, "
+                    "override_reason_code, outcome_timestamp, received_at, tenant) VALUES "
+                    "('c1', :outcome, '[]', :code, :when, :when, 't')"),
+                    {"outcome": outcome, "code": code, "when": at + timedelta(minutes=n)})
+        assert upgrade(engine) == head_revision()
+        with engine.connect() as connection:
+            rows = connection.execute(text(
+                "SELECT outcome, override_reason_code, outcome_timestamp FROM card_feedback "
+                "ORDER BY id")).all()
+        minutes = [(o, c, datetime.fromisoformat(str(w)).minute) for o, c, w in rows]
+        assert minutes == [("accepted", None, 2), ("overridden", "x", 3), ("overridden", "y", 4)]
+    finally:
+        engine.dispose()
+
+
 def test_issued_cards_are_recorded_without_patient_data(ehr: Ehr) -> None:
     request = fixture_request("01-crps-left-apixaban")
     cards = ehr.cards()

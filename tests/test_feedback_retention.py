@@ -45,7 +45,9 @@ def add_card(engine: Engine, name: str, issued_days_ago: float, *answers: tuple[
             received = now - timedelta(days=days_ago)
             session.add(CardFeedback(
                 card_uuid=name, outcome="overridden", accepted_suggestions=[],
-                override_reason_system=None, override_reason_code=None, user_comment=comment,
+                # a reason of its own: the same answer repeated would be one row
+                override_reason_system=None, override_reason_code=f"reason-{n}",
+                user_comment=comment,
                 outcome_timestamp=received - timedelta(seconds=n), received_at=received,
                 issuer=None, tenant="t",
             ))

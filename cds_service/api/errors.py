@@ -30,6 +30,11 @@ ISSUE_CODE = {
 }
 
 
+# Seconds an EHR is asked to wait before calling again after a 503 (the database or another
+# dependency is down): long enough not to hammer it, short enough for the next order.
+RETRY_AFTER_S = 5
+
+
 class CdsError(Exception):
     """An error the caller can act on; `problems` lists each one (field path → message)."""
 
@@ -64,6 +69,13 @@ def error_response(status: int, message: str, problems: dict[str, str] | None = 
 
 
 def register_error_handlers(app: Flask) -> None:
+    @app.after_request
+    def retry_after(response: Response) -> Response:
+        # Every 503 says when to try again (RFC 9110 10.2.3), whichever part raised it.
+        if response.status_code == 503:
+            response.headers.setdefault("Retry-After", str(RETRY_AFTER_S))
+        return response
+
     @app.errorhandler(CdsError)
     def cds_error(exc: CdsError) -> Response:
         response = error_response(exc.status, exc.message, exc.problems)

@@ -108,12 +108,18 @@ class AppointmentBookContextSchema(Lenient):
 
     @validates_schema
     def starts_are_instants(self, data: dict[str, Any], **_: Any) -> None:
-        """A start, where given, is a FHIR instant with its UTC offset: the dates hang on it."""
+        """A start, where given, is a FHIR instant with its UTC offset: the dates hang on it;
+        a status, where given, is a code."""
         entries = data.get("appointments", {}).get("entry", [])
         for i, entry in enumerate(entries):
             resource = entry["resource"]
             if resource["resourceType"] != "Appointment":
                 raise ValidationError(f"entry[{i}] is not an Appointment", "appointments")
+            if "status" in resource and not isinstance(resource["status"], str):
+                # a code: whether it is booked at all hangs on it
+                raise ValidationError(
+                    f"entry[{i}].resource.status must be a FHIR code (a string)", "appointments"
+                )
             for name in ("start", "end"):
                 if name in resource and parse_instant(resource[name]) is None:
                     raise ValidationError(

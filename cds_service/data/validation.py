@@ -98,6 +98,7 @@ def _validate(resource: dict[str, Any]) -> str | None:
         first = exc.errors(include_input=False, include_url=False)[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or kind
         return f"{where}: {first.get('msg', 'invalid')}"[:200]
-    except (TypeError, ValueError, KeyError) as exc:  # KeyError: a contained unknown type
+    except (TypeError, ValueError, KeyError) as exc:
+        # fhir.resources raises KeyError for a contained resource of an unknown type
         return f"invalid {kind}: {type(exc).__name__}"
     return None

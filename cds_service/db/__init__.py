@@ -67,6 +67,19 @@ def safe_url(url: str | URL) -> str:
     return normalise_url(url).render_as_string(hide_password=True)
 
 
+def database_problem(exc: BaseException, url: str | URL) -> str:
+    """One line saying why the database cannot be used: its URL without the password and the
+    driver's first line (a refused connection, a failed login), never a traceback. The
+    password is removed should the driver have echoed it."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines()
+    reason = lines[0].strip() if lines else type(cause).__name__
+    password = normalise_url(url).password
+    if password:
+        reason = reason.replace(str(password), "***")
+    return f"database {safe_url(url)} cannot be used: {reason[:300]}"
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # SQLAlchemy, not the sqlite3 module, begins transactions (see _sqlite_begin).
     dbapi_connection.isolation_level = None

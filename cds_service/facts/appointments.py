@@ -134,7 +134,8 @@ def read_appointments(
     for appointment in appointments:
         if appointment.get("resourceType") != "Appointment":
             continue
-        if _status(appointment) in kn.rules.appointment_not_booked:
+        status = appointment.get("status")
+        if isinstance(status, str) and status in kn.rules.appointment_not_booked:
             continue
         how, based_on, unread = _recognise(appointment, record, kn)
         if how is not None:
@@ -144,12 +145,6 @@ def read_appointments(
                 _unread_order(f"Appointment/{appointment.get('id', '?')}", unread, record)
             )
     return blocks, problems
-
-
-def _status(appointment: Resource) -> str | None:
-    """Its status code; None for anything else (a damaged record: a list, an object)."""
-    status = appointment.get("status")
-    return status if isinstance(status, str) else None
 
 
 def _identifiers(appointment: Resource) -> list[tuple[str, str]]:
@@ -219,12 +214,25 @@ def read_scheduled(
     for appointment in record.resources.get(SCHEDULED, ()):
         if appointment.get("resourceType") != "Appointment":
             continue
-        if _status(appointment) not in kn.rules.appointment_still_to_come:
+        status = appointment.get("status")
+        if isinstance(status, str) and status not in kn.rules.appointment_still_to_come:
             continue
         if _same_booking(appointment, booking) or not _for_patient(appointment, patient_id):
             continue
         how, based_on, unread = _recognise(appointment, record, kn)
         reference = f"Appointment/{appointment.get('id', '?')}"
+        if not isinstance(status, str):  # missing or damaged: it may still be to come
+            if how is not None:
+                problems.append(
+                    Problem(
+                        reference,
+                        "a block in the schedule whose status could not be read: its "
+                        "spacing from the blocks booked now was not checked",
+                        affects_medications=False,
+                        topic="schedule",
+                    )
+                )
+            continue
         if how is None:
             if unread:
                 problems.append(_unread_order(reference, unread, record))

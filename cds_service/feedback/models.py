@@ -10,7 +10,11 @@ data, so it is stored for review but never logged or printed by the report.
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -45,11 +49,35 @@ class IssuedCard(Base):
     patient_key: Mapped[str | None] = mapped_column(String(64))
 
 
+def answer_key(
+    outcome: str,
+    reason_system: str | None,
+    reason_code: str | None,
+    accepted_suggestions: Iterable[str],
+) -> str:
+    """What makes two feedback items on one card the same answer: the outcome, the override
+    reason and the suggestions accepted (not the time, not the comment). A hash, so the
+    database can hold it unique beside the card (NULL reasons never compare equal in SQL)."""
+    answer = [outcome, reason_system or "", reason_code or "", sorted(accepted_suggestions)]
+    return hashlib.sha256(json.dumps(answer).encode()).hexdigest()
+
+
+def _row_answer_key(context: Any) -> str:
+    row = context.get_current_parameters()
+    return answer_key(
+        row["outcome"],
+        row.get("override_reason_system"),
+        row.get("override_reason_code"),
+        row.get("accepted_suggestions") or (),
+    )
+
+
 class CardFeedback(Base):
     __tablename__ = "card_feedback"
-    # The spec lets a client send the same feedback more than once; a resent item is kept once.
+    # The spec lets a client send the same feedback more than once, and EHRs retry: a repeated
+    # answer on a card is one row (its time the latest sent), so counts and rates stay true.
     __table_args__ = (
-        UniqueConstraint("card_uuid", "outcome", "outcome_timestamp", name="uq_card_feedback_item"),
+        UniqueConstraint("card_uuid", "answer_key", name="uq_card_feedback_answer"),
     )
 
     id: Mapped[int] = mapped_column(BIG_ID, primary_key=True, autoincrement=True)
@@ -57,6 +85,8 @@ class CardFeedback(Base):
         String(36), ForeignKey("issued_card.uuid", ondelete="CASCADE"), index=True
     )
     outcome: Mapped[str] = mapped_column(String(16))  # accepted | overridden
+    # answer_key(): the same answer, once; computed from the row when an insert leaves it out
+    answer_key: Mapped[str] = mapped_column(String(64), default=_row_answer_key)
     accepted_suggestions: Mapped[list[str]] = mapped_column(JSON)
     override_reason_system: Mapped[str | None] = mapped_column(String(255))
     override_reason_code: Mapped[str | None] = mapped_column(String(128))

@@ -2,8 +2,9 @@
 
 Feedback is checked against what was issued — the card exists, came from this service, was
 issued to the same client (issuer), and the accepted suggestions and override reason were on
-it — and a request is stored whole or not at all (one transaction). A resent item (same card,
-outcome and time) is kept once, which also makes concurrent resends from several workers safe.
+it — and a request is stored whole or not at all (one transaction). A repeated answer (same
+card, outcome, override reason and accepted suggestions; any time) is kept once, by a unique
+index, which also makes concurrent resends from several workers safe.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, Insert, select
+from sqlalchemy import Engine, Insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from cds_service.feedback.issued import IssuedCardWriter
-from cds_service.feedback.models import CardFeedback, IssuedCard
+from cds_service.feedback.models import CardFeedback, IssuedCard, answer_key
 from cds_service.feedback.schemas import FeedbackItem
 
 if TYPE_CHECKING:
@@ -152,30 +153,49 @@ class FeedbackStore:
             if problems:
                 unknown = any(item.card not in cards for item in items)
                 raise FeedbackRejected(problems, unknown)  # rolls back: nothing stored
-            rows = [
-                {
-                    "card_uuid": item.card,
-                    "outcome": item.outcome,
-                    "accepted_suggestions": list(item.accepted_suggestions),
-                    "override_reason_system": item.reason_system,
-                    "override_reason_code": item.reason_code,
-                    "user_comment": item.user_comment,
-                    "outcome_timestamp": item.outcome_timestamp,
-                    "received_at": now,
-                    "issuer": issuer,
-                    "tenant": tenant,
-                }
-                for item in items
-            ]
-            result = session.execute(
-                self._insert(CardFeedback)
-                .on_conflict_do_nothing(
-                    index_elements=["card_uuid", "outcome", "outcome_timestamp"]
+            # One row per answer: a repeated answer (an EHR's retry, a resend with a new
+            # time) is stored once, keeping the latest time it was given.
+            rows: dict[tuple[str, str], dict[str, Any]] = {}
+            for item in items:
+                key = answer_key(
+                    item.outcome, item.reason_system, item.reason_code, item.accepted_suggestions
                 )
-                .returning(CardFeedback.id),
-                rows,
-            )
-            stored = len(result.all())
+                row = rows.get((item.card, key))
+                if row is None or item.outcome_timestamp > row["outcome_timestamp"]:
+                    rows[(item.card, key)] = {
+                        "card_uuid": item.card,
+                        "outcome": item.outcome,
+                        "answer_key": key,
+                        "accepted_suggestions": list(item.accepted_suggestions),
+                        "override_reason_system": item.reason_system,
+                        "override_reason_code": item.reason_code,
+                        "user_comment": item.user_comment,
+                        "outcome_timestamp": item.outcome_timestamp,
+                        "received_at": now,
+                        "issuer": issuer,
+                        "tenant": tenant,
+                    }
+            # The unique (card, answer) index decides, not a read first: two workers storing
+            # the same answer at once store it once.
+            inserted = session.execute(
+                self._insert(CardFeedback)
+                .on_conflict_do_nothing(index_elements=["card_uuid", "answer_key"])
+                .returning(CardFeedback.card_uuid, CardFeedback.answer_key),
+                list(rows.values()),
+            ).all()
+            stored = len(inserted)
+            new = {(card, key) for card, key in inserted}
+            for (card, key), row in rows.items():
+                if (card, key) not in new:  # given before: it now answers as of this time
+                    session.execute(
+                        update(CardFeedback)
+                        .where(
+                            CardFeedback.card_uuid == card,
+                            CardFeedback.answer_key == key,
+                            CardFeedback.outcome_timestamp < row["outcome_timestamp"],
+                        )
+                        .values(outcome_timestamp=row["outcome_timestamp"])
+                    )
             if self.quieting is not None:
                 self.quieting.record_answers(session, [cards[i.card] for i in items])
         return Submitted(received=len(items), stored=stored)

@@ -105,6 +105,10 @@ def authenticate() -> None:
     """The before_request check."""
     if request.method == "OPTIONS" or request.blueprint in PUBLIC_BLUEPRINTS:
         return  # CORS preflight carries no credentials; education pages are public
+    if request.url_rule is None:
+        # No such endpoint (e.g. /metrics scraped on the service port): its 404 or 405 says
+        # nothing a token protects, and is not counted or logged as a refused call.
+        return
     state: SecurityState = current_app.extensions["cds_security"]
     settings = state.settings
     try:

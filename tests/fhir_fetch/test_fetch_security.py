@@ -19,7 +19,7 @@ from flask import g
 from cds_service import create_app
 from cds_service.data.fhir_servers import G_ALLOWED_FHIR_SERVERS
 
-from .conftest import MakeClient
+from .conftest import GENEROUS_BUDGET_MS, MakeClient
 from .support import (
     TOKEN,
     card,
@@ -238,13 +238,18 @@ def https_server(certificate: tuple[Path, Path]) -> Iterator[str]:
 def test_tls_is_verified_and_a_hospital_ca_bundle_can_be_configured(
     https_server: str, certificate: tuple[Path, Path]
 ) -> None:
-    unknown_ca = create_app(dev_mode=True, allowed_fhir_servers=(https_server,))
+    # A generous budget: on a busy machine the handshake may outlast the default 400 ms, and
+    # the answer would be the budget's, not the certificate's.
+    settings = {
+        "dev_mode": True,
+        "allowed_fhir_servers": (https_server,),
+        "fhir_budget_ms": GENEROUS_BUDGET_MS,
+    }
+    unknown_ca = create_app(**settings)
     response = post(unknown_ca.test_client(), fetching(TYPICAL, https_server))
     assert "certificate could not be verified" in diagnostics(response, 412)
 
-    hospital_ca = create_app(
-        dev_mode=True, allowed_fhir_servers=(https_server,), fhir_ca_bundle=str(certificate[0])
-    )
+    hospital_ca = create_app(**settings, fhir_ca_bundle=str(certificate[0]))
     assert post(hospital_ca.test_client(), fetching(TYPICAL, https_server)).status_code == 200
 
 
