@@ -92,14 +92,15 @@ screenshot: install browser ## refresh docs/sandbox.png (when something visible 
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk
 
 # The service against a bare Flask app under the same server (bench/floor_app.py), with wrk;
-# then signed calls, the first call to a worker, slow and idle peers, and a FHIR server that
-# never answers.
-bench: install /usr/bin/wrk ## the service against a bare Flask app (wrk), signed calls, slow peers, hanging FHIR
+# then signed calls, the first call to a worker, slow and idle peers, a FHIR server that never
+# answers, and the cluster through nginx (bench/cluster.py).
+bench: install postgres nginx /usr/bin/wrk ## the service against a bare Flask app (wrk), signed calls, slow peers, hanging FHIR, the cluster
 	$(BIN)/python bench/throughput.py
 	$(BIN)/python bench/signed.py
 	$(BIN)/python bench/first_call.py
 	$(BIN)/python bench/slow_peers.py
 	$(BIN)/python bench/fhir_hang.py
+	$(BIN)/python bench/cluster.py
 
 # Memory per worker over a 10-minute soak at 64 connections (MINUTES=1 for a short one).
 MINUTES ?= 10
