@@ -85,17 +85,18 @@ def test_a_rolling_restart_fails_no_call(healthy: Cluster) -> None:
 
 
 def test_kill_9_fails_only_the_calls_in_flight(healthy: Cluster) -> None:
-    threads = 4
-    with Load(healthy, threads=threads) as load:
+    with Load(healthy, threads=4) as load:
         load.wait_for_calls(20)
-        healthy.kill(1)  # returns once the process is gone: its sockets are closed
+        kill_at = time.monotonic()
+        healthy.kill(1)  # returns once the processes are gone: their sockets are closed
         dead_at = time.monotonic()
         load.wait_for_calls(100)
-    failed = load.failures()
-    # At most one per client: the call it had in progress on the killed instance.
-    assert len({c.client for c in failed}) == len(failed) <= threads
+    # In flight: sent while the instance was dying, or a client's first call after that, which
+    # nginx may have sent on a connection to it before it saw that connection close.
     in_flight = load.first_calls_after(dead_at)
-    assert all(c.started < dead_at or c in in_flight for c in failed)
+    for call in load.failures():
+        assert call.ended > kill_at
+        assert call.started < dead_at or call in in_flight
     after = [c for c in load.calls if c.started > dead_at and c not in in_flight]
     assert len(after) >= 50
     assert all(c.status == 200 for c in after)  # nginx sends them to the other instance
