@@ -4,9 +4,15 @@ through nginx with signed calls. No assertion depends on the machine's speed."""
 
 from __future__ import annotations
 
+import os
+import re
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -20,7 +26,10 @@ from cluster_support import (
     select_body,
 )
 
+from cds_service.testing import free_port
+
 pytestmark = pytest.mark.slow
+TOOL = Path(__file__).resolve().parents[1] / "tools" / "cluster.py"
 
 
 @pytest.fixture(scope="module")
@@ -118,3 +127,36 @@ def test_a_postgresql_restart_loses_no_acknowledged_feedback(healthy: Cluster) -
 def test_nginx_keeps_metrics_off_the_proxy(healthy: Cluster) -> None:
     assert requests.get(healthy.url + "/metrics", timeout=10).status_code == 404
     assert requests.get(healthy.url + "/readyz", timeout=10).status_code == 200
+
+
+def test_make_cluster_runs_until_ctrl_c_and_then_leaves_nothing_behind(tmp_path: Path) -> None:
+    port = free_port()
+    out = tmp_path / "cluster.out"
+    with open(out, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, str(TOOL), "--port", str(port)], stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    try:
+        for _ in range(1200):  # bounded: at most two minutes
+            if "Ctrl-C stops everything" in out.read_text() or proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        text = out.read_text()
+        assert "Ctrl-C stops everything" in text, text[-3000:]
+        assert requests.get(f"http://127.0.0.1:{port}/readyz", timeout=10).status_code == 200
+        # The printed call works as printed: a signed call through nginx.
+        token = re.search(r"Bearer (\S+)'", text)
+        assert token
+        body = select_body()
+        answer = requests.post(f"http://127.0.0.1:{port}{SELECT}", json=body, timeout=30,
+                               headers={"Authorization": f"Bearer {token[1]}"})
+        assert answer.status_code == 200
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends to the foreground group
+        proc.wait(timeout=90)
+    assert proc.returncode == 0
+    folder = re.search(r"Folder: (\S+)", text)
+    assert folder and not Path(folder[1]).exists()
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
