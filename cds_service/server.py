@@ -15,6 +15,11 @@ The app is built once in the arbiter (`preload`), so each worker starts with the
 card templates and FHIR models loaded and warmed, then forks: the first call to a worker costs
 what any other call costs.
 
+On SIGTERM a worker closes its listening socket at once, answers the calls on connections
+already open (each then closed), and exits within `graceful_timeout`: behind a proxy, a new
+connection to a stopping instance is refused (which the proxy retries elsewhere) rather than
+accepted late and reset.
+
 Each worker listens on its own socket (SO_REUSEPORT) and the kernel spreads new connections
 across them. With one socket shared by all workers, the worker that is already busy tends to
 win every accept: an EHR's 8 keep-alive connections all landed on one worker about one run in
