@@ -58,6 +58,15 @@ def find_nginx() -> str:
     return path
 
 
+def worker_user() -> pwd.struct_passwd:
+    """Who nginx's workers run as when it is started as root: www-data (Debian's nginx package
+    creates it), else nobody."""
+    try:
+        return pwd.getpwnam("www-data")
+    except KeyError:
+        return pwd.getpwnam("nobody")
+
+
 def wait_ready(url: str, proc: subprocess.Popen[bytes] | None, log: Path) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while True:
@@ -194,7 +203,7 @@ class Cluster:
             f"server 127.0.0.1:{n.port} max_fails=0;" for n in self.nodes
         )
         # As root, nginx's workers run as an unprivileged user (Debian's www-data).
-        user = "user www-data;" if os.geteuid() == 0 else ""
+        user = f"user {worker_user().pw_name};" if os.geteuid() == 0 else ""
         return (
             NGINX_TEMPLATE.read_text()
             .replace("{{user}}", user)
@@ -208,7 +217,7 @@ class Cluster:
             (self.root / "tmp" / name).mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
             self.root.chmod(0o755)
-            entry = pwd.getpwnam("www-data")
+            entry = worker_user()
             for path in (self.root / "tmp").rglob("*"):
                 os.chown(path, entry.pw_uid, entry.pw_gid)
         conf = self.root / "nginx.conf"
