@@ -19,6 +19,7 @@ The test suite and bench/cluster.py use the same class:
 from __future__ import annotations
 
 import argparse
+import grp
 import os
 import pwd
 import shutil
@@ -203,7 +204,10 @@ class Cluster:
             f"server 127.0.0.1:{n.port} max_fails=0;" for n in self.nodes
         )
         # As root, nginx's workers run as an unprivileged user (Debian's www-data).
-        user = f"user {worker_user().pw_name};" if os.geteuid() == 0 else ""
+        user = ""
+        if os.geteuid() == 0:
+            entry = worker_user()
+            user = f"user {entry.pw_name} {grp.getgrgid(entry.pw_gid).gr_name};"
         return (
             NGINX_TEMPLATE.read_text()
             .replace("{{user}}", user)
