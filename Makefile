@@ -11,7 +11,7 @@ CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help run test lint bench bench-fetch bench-soak install browser screenshot clean \
-	postgres fhir-server reading-grades
+	postgres fhir-server reading-grades nginx cluster
 .DEFAULT_GOAL := help
 
 help: ## list the targets
@@ -51,7 +51,7 @@ lint: install ## ruff check
 # The suite runs every database test on SQLite and on PostgreSQL (a throwaway cluster that
 # tests/pg_cluster.py starts on a Unix socket and removes). CDS_TEST_DATABASE=sqlite (or
 # =postgres) runs one backend only.
-test: install postgres browser ## ruff, then the whole suite (SQLite, PostgreSQL, browser, FHIR server)
+test: install postgres browser nginx ## ruff, then the whole suite (SQLite, PostgreSQL, browser, FHIR server)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
@@ -65,6 +65,22 @@ postgres: ## install PostgreSQL server binaries for the tests if missing (apt)
 	echo "PostgreSQL server not found: installing the postgresql package"; \
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql
 
+# nginx (Debian's package) for the cluster (tests/test_cluster.py, `make cluster`); installed
+# only when missing, like Chromium and PostgreSQL. Debian may also start the system's nginx on port
+# 80 after installing it; the cluster runs its own copy with its own configuration.
+nginx: ## install nginx for the cluster tests if missing (apt)
+	@if command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; then exit 0; fi; \
+	echo "nginx not found: installing Debian's nginx package"; \
+	$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nginx
+
+# nginx on 127.0.0.1:CLUSTER_PORT in front of INSTANCES `cds-service serve` processes in
+# production mode sharing one throwaway PostgreSQL database (tools/cluster.py). Prints a signed
+# call to try; Ctrl-C stops it all and removes its folder.
+CLUSTER_PORT ?= 8080
+INSTANCES ?= 2
+cluster: install postgres nginx ## nginx in front of INSTANCES=2 instances on one PostgreSQL (Ctrl-C stops)
+	$(BIN)/python tools/cluster.py --port $(CLUSTER_PORT) --instances $(INSTANCES)
+
 # docs/sandbox.png, the README's picture of the sandbox: fixture 01 with its cards. Rewritten
 # only when something visible changed (not for the latency of the call alone).
 screenshot: install browser ## refresh docs/sandbox.png (when something visible changed)
@@ -76,14 +92,15 @@ screenshot: install browser ## refresh docs/sandbox.png (when something visible 
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk
 
 # The service against a bare Flask app under the same server (bench/floor_app.py), with wrk;
-# then signed calls, the first call to a worker, slow and idle peers, and a FHIR server that
-# never answers.
-bench: install /usr/bin/wrk ## the service against a bare Flask app (wrk), signed calls, slow peers, hanging FHIR
+# then signed calls, the first call to a worker, slow and idle peers, a FHIR server that never
+# answers, and the cluster through nginx (bench/cluster.py).
+bench: install postgres nginx /usr/bin/wrk ## the service against a bare Flask app (wrk), signed calls, slow peers, hanging FHIR, the cluster
 	$(BIN)/python bench/throughput.py
 	$(BIN)/python bench/signed.py
 	$(BIN)/python bench/first_call.py
 	$(BIN)/python bench/slow_peers.py
 	$(BIN)/python bench/fhir_hang.py
+	$(BIN)/python bench/cluster.py
 
 # Memory per worker over a 10-minute soak at 64 connections (MINUTES=1 for a short one).
 MINUTES ?= 10

@@ -60,9 +60,12 @@ def serve(args: argparse.Namespace) -> int:
     # workers' pages stay shared with the arbiter's.
     gc.collect()
     gc.freeze()
-    # Issued-card records are written in batches off the request path (feedback/issued.py).
+    # Issued-card records are written in batches off the request path (feedback/issued.py) on
+    # SQLite, where every worker's write queues for one lock and only this host's workers use
+    # the file. On PostgreSQL, which several instances share, a call writes its cards before
+    # it answers: feedback the EHR sends at once, through any instance, finds them.
     issued = app.extensions["cds_feedback"].issued
-    issued.background = True
+    issued.background = app.extensions["cds_db"].dialect.name == "sqlite"
     wsgi: Any = app
     if options.metrics_enabled:
         wsgi = by_listener(app, metrics_app(), options.metrics_port)

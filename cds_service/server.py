@@ -15,6 +15,11 @@ The app is built once in the arbiter (`preload`), so each worker starts with the
 card templates and FHIR models loaded and warmed, then forks: the first call to a worker costs
 what any other call costs.
 
+On SIGTERM a worker closes its listening socket at once, answers the calls on connections
+already open (each then closed), and exits within `graceful_timeout`: behind a proxy, a new
+connection to a stopping instance is refused (which the proxy retries elsewhere) rather than
+accepted late and reset.
+
 Each worker listens on its own socket (SO_REUSEPORT) and the kernel spreads new connections
 across them. With one socket shared by all workers, the worker that is already busy tends to
 win every accept: an EHR's 8 keep-alive connections all landed on one worker about one run in
@@ -31,8 +36,10 @@ import os
 import shutil
 import socket
 import tempfile
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -118,6 +125,57 @@ def run(
     from gunicorn.workers.ggevent import GeventWorker
 
     class Worker(GeventWorker):
+        servers: tuple[Any, ...] = ()
+
+        def run(self) -> None:
+            # gunicorn's GeventWorker.run, keeping its servers so that a SIGTERM can stop
+            # accepting at once (handle_exit).
+            import gevent
+            from gevent.pool import Pool
+            from gevent.server import StreamServer
+
+            servers = []
+            for sock in self.sockets:
+                sock.setblocking(1)
+                server = StreamServer(
+                    sock, handle=partial(self.handle, sock), spawn=Pool(self.worker_connections)
+                )
+                if self.cfg.workers > 1:
+                    server.max_accept = 1
+                server.start()
+                servers.append(server)
+            self.servers = tuple(servers)
+            while self.alive:
+                self.notify()
+                gevent.sleep(1.0)
+            self.stop_accepting()
+            # The calls in progress finish, within graceful_timeout.
+            deadline = time.monotonic() + self.cfg.graceful_timeout
+            while time.monotonic() < deadline:
+                if all(s.pool.free_count() == s.pool.size for s in self.servers):
+                    return
+                self.notify()
+                gevent.sleep(0.1)
+            self.log.warning("Worker graceful timeout (pid:%s)", self.pid)
+            for server in self.servers:
+                server.stop(timeout=1)
+
+        def handle_exit(self, sig: Any, frame: Any) -> None:
+            # gunicorn's worker goes on accepting for up to a second after a SIGTERM, and
+            # closes each of those connections after one call: a proxy keeps opening new
+            # ones, and one still in the listen queue when the socket finally closes is reset
+            # after the proxy sent its call (which it then cannot resend). Closing the
+            # listener first turns that into a refused connection, which the proxy retries
+            # on another instance; calls on connections already open are still answered.
+            import gevent
+
+            self.alive = False
+            gevent.spawn(self.stop_accepting)
+
+        def stop_accepting(self) -> None:
+            for server in self.servers:
+                server.close()
+
         def handle(self, listener: Any, client: Any, addr: Any) -> None:
             # gevent's worker makes each connection blocking without limit; a read timeout
             # instead closes a connection whose body stops arriving.

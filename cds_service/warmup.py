@@ -146,6 +146,7 @@ def warm_worker(app: Flask) -> None:
     database connections) and what it builds lazily on first use."""
     open_series([s.id for s in services.ALL], card_kinds())
     warm_up(app)
+    app.extensions["cds_record_fetcher"].warm()
     try:
         with app.extensions["cds_db"].connect() as connection:
             connection.execute(text("SELECT 1"))

@@ -9,6 +9,7 @@ Whatever cannot be obtained stays a Gap with a reason a clinician can read: neve
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -106,6 +107,19 @@ class FhirRecordFetcher:
                     self.settings.fhir_concurrency, thread_name_prefix="fhir-fetch"
                 )
             return self._executor
+
+    def warm(self) -> None:
+        """Starts every fetch thread (a greenlet under gevent) and the connection pools now:
+        started on demand, the first burst of calls on a FHIR server paid for up to
+        CDS_FHIR_CONCURRENCY thread starts (about 2 ms each under gevent) and held up every
+        other call of the worker meanwhile."""
+        self.client.manager()
+        executor = self.executor()
+        started = threading.Barrier(self.settings.fhir_concurrency, timeout=5)
+        # Each job waits until all have started, so none is free to take the next one: the
+        # executor starts one thread per job.
+        jobs = [executor.submit(_wait_at, started) for _ in range(self.settings.fhir_concurrency)]
+        wait(jobs, timeout=10)
 
     # ------------------------------------------------------------------ the protocol
     def fill(self, record: PatientRecord, templates: dict[str, str], call: HookCall) -> None:
@@ -312,6 +326,11 @@ class FhirRecordFetcher:
 
 
 # ---------------------------------------------------------------------- helpers
+def _wait_at(barrier: threading.Barrier) -> None:
+    with contextlib.suppress(threading.BrokenBarrierError):  # one started late: no matter
+        barrier.wait()
+
+
 def _request_time(budget_s: float) -> float:
     """The part of the budget the requests have: all but the grace that collects them (half,
     for a budget under two graces)."""

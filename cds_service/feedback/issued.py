@@ -1,4 +1,6 @@
-"""Issued-card records written in batches, off the request path, when the server asks for it.
+"""Issued-card records written in batches, off the request path, when the server asks for it
+(`cds-service serve` on SQLite; on PostgreSQL, shared by several instances, every call writes
+its records before it answers, so feedback sent at once to another instance finds them).
 
 Every hook call records the cards it returns. Written one transaction per call, that write sits
 on the hot path, and on SQLite every worker's call queues for the one write lock. In
