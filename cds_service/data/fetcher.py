@@ -113,7 +113,7 @@ class FhirRecordFetcher:
         started on demand, the first burst of calls on a FHIR server paid for up to
         CDS_FHIR_CONCURRENCY thread starts (about 2 ms each under gevent) and held up every
         other call of the worker meanwhile."""
-        self.client.manager()
+        self.client.session()
         executor = self.executor()
         started = threading.Barrier(self.settings.fhir_concurrency, timeout=5)
         # Each job waits until all have started, so none is free to take the next one: the
