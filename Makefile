@@ -120,6 +120,6 @@ fhir-server: install ## FHIR server with the fixture patients on 127.0.0.1:FHIR_
 	$(BIN)/python tools/fhir_server.py --port $(FHIR_PORT)
 
 clean: ## remove what the targets created (.venv, caches, instance/, node_modules)
-	rm -rf $(VENV) *.egg-info build dist .pytest_cache .ruff_cache .hypothesis instance \
+	rm -rf $(VENV) *.egg-info build dist .pytest_cache .ruff_cache instance \
 		tests/fhir_server/node_modules
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
