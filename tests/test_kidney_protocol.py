@@ -7,23 +7,24 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from kidney_protocol_support import app_with, kidney_protocol
+from kidney_protocol_support import (
+    APIXABAN_SIGN,
+    apixaban_line,
+    app_with,
+    hold_line,
+    kidney_protocol,
+)
 from labs_support import CRCL, EGFR, observation
-from pathway_support import add, post, request, text
+from pathway_support import post, request, text
 
 from cds_service.cli import main
 from cds_service.knowledge import load_knowledge
 from cds_service.knowledge.protocol import ProtocolError, load_protocol
 
-APIXABAN_SIGN = "67-lsb-sign-apixaban-creatinine-clearance"  # creatinine clearance 38 mL/min
 RULES = (
     {"below": 50, "unit": "mL/min", "hold_before_hours": 96},
     {"below": 30, "unit": "mL/min", "hold_before_hours": 120},
 )
-
-
-def apixaban_line(card: dict[str, object]) -> str:
-    return next(x for x in text(card).splitlines() if x.startswith("- **Apixaban**"))
 
 
 def test_the_kidney_result_chooses_the_protocol_figure(tmp_path: Path) -> None:
@@ -35,51 +36,44 @@ def test_the_kidney_result_chooses_the_protocol_figure(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("value", "hours"), [(29, 120), (30, 96), (49.9, 96), (50, 72), (80, 72)])
 def test_each_limit_is_strictly_below(tmp_path: Path, value: float, hours: int) -> None:
-    client = app_with(kidney_protocol(tmp_path, *RULES)).test_client()
-    body = request(APIXABAN_SIGN)
-    body["prefetch"]["observations"] = None
-    add(body, "observations", observation("t-crcl", CRCL, value, "mL/min"))
-    line = apixaban_line(post(client, body)["lsb-bleeding-risk"])
+    line = hold_line(
+        kidney_protocol(tmp_path, *RULES),
+        observation("t-crcl", CRCL, value, "mL/min"),
+    )
     assert f"stop {hours} hours before the block" in line
     assert ("not below the protocol's limits" in line) == (hours == 72)
 
 
 def test_without_a_kidney_result_the_longest_figure_stands(tmp_path: Path) -> None:
-    client = app_with(kidney_protocol(tmp_path, *RULES)).test_client()
-    body = request(APIXABAN_SIGN)
-    body["prefetch"]["observations"] = None
-    line = apixaban_line(post(client, body)["lsb-bleeding-risk"])
+    line = hold_line(kidney_protocol(tmp_path, *RULES))
     assert "stop 120 hours before the block (clinic protocol; the protocol's longest" in line
 
 
 def test_a_result_in_another_unit_is_not_compared(tmp_path: Path) -> None:
     """The limits are in mL/min: an eGFR in mL/min/1.73m2 chooses nothing, however low."""
-    client = app_with(kidney_protocol(tmp_path, *RULES)).test_client()
-    body = request(APIXABAN_SIGN)
-    body["prefetch"]["observations"] = None
-    add(body, "observations", observation("t-egfr", EGFR, 80, "mL/min/1.73m2"))
-    line = apixaban_line(post(client, body)["lsb-bleeding-risk"])
+    line = hold_line(
+        kidney_protocol(tmp_path, *RULES),
+        observation("t-egfr", EGFR, 80, "mL/min/1.73m2"),
+    )
     assert "stop 120 hours before the block" in line
 
 
 def test_the_latest_comparable_result_decides(tmp_path: Path) -> None:
-    client = app_with(kidney_protocol(tmp_path, *RULES)).test_client()
-    body = request(APIXABAN_SIGN)
-    body["prefetch"]["observations"] = None
-    add(body, "observations", observation("t-old", CRCL, 20, "mL/min", when="2026-01-10"))
-    add(body, "observations", observation("t-new", CRCL, 70, "mL/min", when="2026-11-10"))
-    line = apixaban_line(post(client, body)["lsb-bleeding-risk"])
+    line = hold_line(
+        kidney_protocol(tmp_path, *RULES),
+        observation("t-old", CRCL, 20, "mL/min", when="2026-01-10"),
+        observation("t-new", CRCL, 70, "mL/min", when="2026-11-10"),
+    )
     assert "stop 72 hours before the block" in line
     assert "on 2026-11-10" in line
 
 
 def test_a_limit_without_a_unit_compares_any_kidney_result(tmp_path: Path) -> None:
     protocol = kidney_protocol(tmp_path, {"below": 30, "hold_before_hours": 120})
-    client = app_with(protocol).test_client()
-    body = request(APIXABAN_SIGN)
-    body["prefetch"]["observations"] = None
-    add(body, "observations", observation("t-egfr", EGFR, 25, "mL/min/1.73m2"))
-    line = apixaban_line(post(client, body)["lsb-bleeding-risk"])
+    line = hold_line(
+        protocol,
+        observation("t-egfr", EGFR, 25, "mL/min/1.73m2"),
+    )
     assert "stop 120 hours before the block (clinic protocol; for eGFR 25" in line
 
 
