@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from cds_service.data.record import Resource
@@ -15,7 +16,12 @@ FHIR_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
 
 def parse_fhir_date(value: object) -> date | None:
     """The day a FHIR date or dateTime names (a partial date: its first day), or None."""
-    if not isinstance(value, str) or not (m := FHIR_DATE.match(value)):
+    return _parse_date_text(value) if isinstance(value, str) else None
+
+
+@lru_cache(maxsize=4096)  # a long medication list repeats the same few dates
+def _parse_date_text(value: str) -> date | None:
+    if not (m := FHIR_DATE.match(value)):
         return None
     try:
         return date(int(m[1]), int(m[2] or 1), int(m[3] or 1))
@@ -32,7 +38,7 @@ def record_date(resource: Resource) -> date | None:
         resource.get("dateAsserted"),
         *((period.get("start"), period.get("end")) if isinstance(period, dict) else ()),
     ]
-    dates = [d for d in map(parse_fhir_date, candidates) if d is not None]
+    dates = [d for v in candidates if isinstance(v, str) and (d := _parse_date_text(v))]
     return max(dates, default=None)
 
 
