@@ -113,6 +113,15 @@ def _hours(entry: Mapping[str, Any], key: str, where: str) -> int | None:
     return value
 
 
+def _entry(entry: Any, where: str, keys: set[str], needs: str) -> Mapping[str, Any]:
+    """`entry` as a mapping of known keys, or the one line that says why it is not."""
+    if not isinstance(entry, Mapping):
+        raise ProtocolError(f"{where}: must be a mapping with {needs}")
+    if unknown := set(entry) - keys:
+        raise ProtocolError(f"{where}: unknown key {sorted(unknown)[0]!r}")
+    return entry
+
+
 def _unit(entry: Mapping[str, Any], where: str) -> str | None:
     unit = entry.get("unit")
     if unit is not None and (not isinstance(unit, str) or not unit.strip()):
@@ -130,10 +139,7 @@ def _kidney_holds(entry: Mapping[str, Any], where: str, usual: int) -> tuple[Kid
     found = []
     for index, rule in enumerate(rules):
         at = f"{where}.kidney_function[{index}]"
-        if not isinstance(rule, Mapping):
-            raise ProtocolError(f"{at}: must be a mapping with below and hold_before_hours")
-        if unknown := set(rule) - KIDNEY_KEYS:
-            raise ProtocolError(f"{at}: unknown key {sorted(unknown)[0]!r}")
+        rule = _entry(rule, at, KIDNEY_KEYS, "below and hold_before_hours")
         below = rule.get("below")
         if isinstance(below, bool) or not isinstance(below, (int, float)) or below <= 0:
             raise ProtocolError(f"{at}: below must be a number > 0, got {below!r}")
@@ -153,10 +159,7 @@ def _drug_hold(
     entry: Any, index: int, kn: Knowledge, source: Source
 ) -> tuple[str, Hold, tuple[KidneyHold, ...]]:
     where = f"drugs[{index}]"
-    if not isinstance(entry, Mapping):
-        raise ProtocolError(f"{where}: must be a mapping with rxnorm and hold_before_hours")
-    if unknown := set(entry) - DRUG_KEYS:
-        raise ProtocolError(f"{where}: unknown key {sorted(unknown)[0]!r}")
+    entry = _entry(entry, where, DRUG_KEYS, "rxnorm and hold_before_hours")
     rxcui = entry.get("rxnorm")
     if isinstance(rxcui, int) and not isinstance(rxcui, bool):
         rxcui = str(rxcui)
@@ -188,10 +191,7 @@ def _drug_hold(
 
 def _lab_limit(entry: Any, index: int, kn: Knowledge) -> LabLimit:
     where = f"labs[{index}]"
-    if not isinstance(entry, Mapping):
-        raise ProtocolError(f"{where}: must be a mapping with lab and below or above")
-    if unknown := set(entry) - LAB_KEYS:
-        raise ProtocolError(f"{where}: unknown key {sorted(unknown)[0]!r}")
+    entry = _entry(entry, where, LAB_KEYS, "lab and below or above")
     lab = next((x for x in kn.labs if x.id == entry.get("lab")), None)
     if lab is None or lab.bleeding_risk_when is None:
         risky = sorted(x.id for x in kn.labs if x.bleeding_risk_when)
