@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -14,18 +15,15 @@ Resource = dict[str, Any]
 FAILED = ("error", "fatal")
 
 
-def query_kinds(template: str) -> frozenset[str]:
-    """The resource types a prefetch query returns as matches: the one it searches.
-    `Condition?patient=...` -> {"Condition"}."""
-    path, _, _ = template.partition("?")
-    return frozenset({path.strip("/").split("/")[-1]})
-
-
-def includes_medications(template: str) -> bool:
-    _, _, query = template.partition("?")
-    return any(
-        name == "_include" and value.endswith(":medication") for name, value in parse_qsl(query)
-    )
+@lru_cache(maxsize=64)  # a service's few templates, parsed once rather than on every call
+def match_kinds(template: str) -> frozenset[str]:
+    """The resource types a prefetch query returns as matches: the one it searches, and
+    Medication where it `_include`s the medications. `Condition?patient=...` -> {"Condition"}."""
+    path, _, query = template.partition("?")
+    kinds = {path.strip("/").split("/")[-1]}
+    if any(n == "_include" and v.endswith(":medication") for n, v in parse_qsl(query)):
+        kinds.add("Medication")
+    return frozenset(kinds)
 
 
 @dataclass(frozen=True)
@@ -55,8 +53,7 @@ class PatientRecord:
 
     def expect(self, templates: Mapping[str, str]) -> None:
         for key, template in templates.items():
-            kinds = query_kinds(template)
-            self.kinds[key] = kinds | {"Medication"} if includes_medications(template) else kinds
+            self.kinds[key] = match_kinds(template)
 
     def add_bundle_entries(self, key: str, bundle: Resource) -> None:
         """Adds a searchset page: matches under `key`, any Medication to the lookup table, and
