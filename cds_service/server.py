@@ -15,10 +15,10 @@ The app is built once in the arbiter (`preload`), so each worker starts with the
 card templates and FHIR models loaded and warmed, then forks: the first call to a worker costs
 what any other call costs.
 
-On SIGTERM a worker closes its listening socket at once, answers the calls on connections
-already open (each then closed), and exits within `graceful_timeout`: behind a proxy, a new
-connection to a stopping instance is refused (which the proxy retries elsewhere) rather than
-accepted late and reset.
+On SIGTERM a worker takes the connections the kernel has already queued for it, closes its
+listening socket, answers the calls on connections open (each then closed), and exits within
+`graceful_timeout`: behind a proxy, a new connection to a stopping instance is refused (which
+the proxy retries elsewhere) rather than accepted late and reset.
 
 Each worker listens on its own socket (SO_REUSEPORT) and the kernel spreads new connections
 across them. With one socket shared by all workers, the worker that is already busy tends to
@@ -138,7 +138,9 @@ def run(
             for sock in self.sockets:
                 sock.setblocking(1)
                 server = StreamServer(
-                    sock, handle=partial(self.handle, sock), spawn=Pool(self.worker_connections)
+                    sock,
+                    handle=partial(self.handle, ListenerName(sock)),
+                    spawn=Pool(self.worker_connections),
                 )
                 if self.cfg.workers > 1:
                     server.max_accept = 1
@@ -174,6 +176,15 @@ def run(
 
         def stop_accepting(self) -> None:
             for server in self.servers:
+                if server.closed:
+                    continue
+                # The kernel completes handshakes on its own: a connection it queued since the
+                # loop last polled would be reset by the close, after the proxy sent its call.
+                # Taking each one first leaves a gap of one system call, not of the calls the
+                # worker was busy with meanwhile.
+                server.stop_accepting()
+                while accepted := server.do_read():
+                    server.do_handle(*accepted)
                 server.close()
 
         def handle(self, listener: Any, client: Any, addr: Any) -> None:
@@ -258,6 +269,18 @@ def _logger_class(log_format: str) -> type:
                         handler.setFormatter(formatter("json"))
 
     return ServiceLogger
+
+
+class ListenerName:
+    """All gunicorn's connection handler asks of the listening socket is its name, and it asks
+    when the handler starts: for a connection accepted just before a SIGTERM closes the
+    socket, that is after the close, and the closed socket's name is an error."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._name = sock.getsockname()
+
+    def getsockname(self) -> Any:
+        return self._name
 
 
 class AddressInUse(OSError):

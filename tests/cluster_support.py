@@ -137,3 +137,11 @@ class Load:
             if call.started > moment:
                 firsts.setdefault(call.client, call)
         return set(firsts.values())
+
+
+def proxy_errors(cluster: Cluster) -> list[str]:
+    """nginx's error-log lines other than refused connections (which it retries elsewhere):
+    what an assertion on failed calls shows, so that a rare failure says why."""
+    log = cluster.root / "nginx-error.log"
+    lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+    return [line for line in lines if "Connection refused" not in line]

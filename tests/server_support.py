@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -56,3 +58,24 @@ def listening_sockets(port: int) -> int:
             for line in table
             if (fields := line.split())[1].endswith(f":{port:04X}") and fields[3] == listening
         )
+
+
+def listener_pids(port: int) -> set[int]:
+    """The processes holding a socket that listens on `port` (Linux /proc): a server's workers."""
+    listening = "0A"
+    with open("/proc/net/tcp", encoding="ascii") as table:
+        next(table)
+        inodes = {
+            fields[9]
+            for line in table
+            if (fields := line.split())[1].endswith(f":{port:04X}") and fields[3] == listening
+        }
+    wanted = {f"socket:[{inode}]" for inode in inodes}
+    pids = set()
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        try:
+            if any(os.readlink(fd) in wanted for fd in fd_dir.iterdir()):
+                pids.add(int(fd_dir.parent.name))
+        except OSError:  # a process that ended meanwhile, or not ours to read
+            continue
+    return pids

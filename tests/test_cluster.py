@@ -23,6 +23,7 @@ from cluster_support import (
     Load,
     cards_by_kind,
     overridden,
+    proxy_errors,
     select_body,
 )
 
@@ -90,7 +91,7 @@ def test_a_rolling_restart_fails_no_call(healthy: Cluster) -> None:
             healthy.restart(i)  # SIGTERM, wait for it to exit, start it, wait until ready
             load.wait_for_calls(20)
     assert len(load.calls) >= 40
-    assert load.failures() == []
+    assert load.failures() == [], proxy_errors(healthy)
 
 
 def test_kill_9_fails_only_the_calls_in_flight(healthy: Cluster) -> None:
@@ -105,7 +106,7 @@ def test_kill_9_fails_only_the_calls_in_flight(healthy: Cluster) -> None:
     in_flight = load.first_calls_after(dead_at)
     for call in load.failures():
         assert call.ended > kill_at
-        assert call.started < dead_at or call in in_flight
+        assert call.started < dead_at or call in in_flight, proxy_errors(healthy)
     after = [c for c in load.calls if c.started > dead_at and c not in in_flight]
     assert len(after) >= 50
     assert all(c.status == 200 for c in after)  # nginx sends them to the other instance

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -18,6 +19,7 @@ from jwt_helpers import TestIssuer, write_trusted_clients
 from server_support import (
     connect,
     fetching_call,
+    listener_pids,
     listening_sockets,
     read_until_closed,
     silent_fhir_server,
@@ -93,6 +95,26 @@ def test_a_second_copy_on_a_port_in_use_refuses_to_start(tmp_path: Path) -> None
         assert f"cannot start: cannot listen on 127.0.0.1:{port}" in second.stderr
         assert listening_sockets(port) == 1  # the first copy's one worker, alone
         assert requests.get(url + "/healthz", timeout=10).status_code == 200
+
+
+def test_a_call_the_kernel_queued_when_a_sigterm_arrives_is_answered_not_reset() -> None:
+    """The kernel completes a connection before the worker accepts it. One still queued when
+    the worker stops must be answered: reset, its call already sent is lost (a proxy does not
+    resend a POST). The worker is paused so that the connection waits in the queue."""
+    port = free_port()
+    with served({"CDS_DEV_MODE": "1"}, port=port) as url:
+        (worker,) = listener_pids(port)
+        os.kill(worker, signal.SIGSTOP)
+        try:
+            sock = connect(url)
+            sock.sendall(b"GET /cds-services HTTP/1.1\r\nHost: cds\r\n\r\n")
+            os.kill(worker, signal.SIGTERM)
+        finally:
+            os.kill(worker, signal.SIGCONT)
+        answer = read_until_closed(sock)
+        sock.close()
+    assert answer.startswith(b"HTTP/1.1 200")
+    assert b'"services"' in answer
 
 
 def test_an_idle_connection_is_closed_after_the_keepalive_timeout() -> None:
