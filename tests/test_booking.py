@@ -28,6 +28,7 @@ from jwt_helpers import PUBLIC_URL, TestIssuer
 
 from cds_service import create_app
 from cds_service.config import ConfigError
+from cds_service.services import BY_ID
 
 from fixture_files import FIXTURE_NOW, ROOT, fixture_request
 
@@ -62,6 +63,8 @@ def test_discovery_lists_the_booking_service_with_its_prefetch(client: FlaskClie
         "procedures": "Procedure?patient={{context.patientId}}",
         "completedServiceRequests": "ServiceRequest?patient={{context.patientId}}&status=completed",
         "allergies": "AllergyIntolerance?patient={{context.patientId}}",
+        # The order services' lab query: bleeding-risk labs and kidney function.
+        "observations": BY_ID["lsb-order-select"].prefetch["observations"],
         # Only context tokens: the appointments still to come by status, past ones left out
         # in code by the call's clock.
         "scheduledAppointments": "Appointment?patient={{context.patientId}}"

@@ -7,19 +7,16 @@ from flask.testing import FlaskClient
 from labs_support import CRCL, EGFR, observation
 from pathway_support import add, post, request, text
 
-from cds_service.services import BY_ID
-
 DABIGATRAN_SIGN = "17-lsb-sign-dabigatran"
 ASPIRIN_SELECT = "16-lsb-selected-aspirin"
 
 
 def test_the_prefetch_asks_for_egfr_and_creatinine_clearance(client: FlaskClient) -> None:
     services = {s["id"]: s for s in client.get("/cds-services").get_json()["services"]}
-    for service in ("lsb-order-select", "lsb-order-sign"):
+    for service in ("lsb-order-select", "lsb-order-sign", "lsb-appointment-book"):
         query = services[service]["prefetch"]["observations"]
         for code in ("98979-8", "62238-1", "33914-3", "48642-3", "48643-1", "2164-2"):
             assert f"http://loinc.org|{code}" in query
-    assert "observations" not in BY_ID["lsb-appointment-book"].prefetch
 
 
 def test_the_suggestion_shows_egfr_beside_dabigatran(client: FlaskClient) -> None:

@@ -391,7 +391,7 @@ def test_booking_chart_shows_the_earlier_block_and_the_allergy() -> None:
     chart = sandbox_fixtures.chart(fixture_request("48-book-second-block-contrast-allergy"))
     assert [(r.code, r.when) for r in chart.procedures.rows] == [("64520", "2026-11-23")]
     assert chart.allergies.rows[0].code == "293637006"
-    assert chart.labs.note == "not read by this hook" and chart.appointments
+    assert chart.labs.note == "none on record" and chart.appointments
 
 
 def test_chart_shows_the_schedule_of_a_booking_in_date_order() -> None:

@@ -11,6 +11,7 @@ from itertools import pairwise
 from typing import Any, Literal
 
 from cds_service.decisions.hold_dates import DatedHold, Moment, date_hold
+from cds_service.decisions.labs import lab_extension, lab_risks, limits_passed
 from cds_service.decisions.lsb import DrugFinding, drugs_found, evidence_extension
 from cds_service.decisions.model import CardDecision
 from cds_service.decisions.pathway import current_series
@@ -227,7 +228,7 @@ def decide(
     safety_problems = [
         p
         for p in facts.problems
-        if p.affects_medications or p.topic in ("allergies", "procedures")
+        if p.affects_medications or p.topic in ("allergies", "procedures", "labs")
     ]
     if not booked:
         # Silence would read as "not a block": say which appointments could not be told apart.
@@ -262,6 +263,14 @@ def decide(
                     extension=extension,
                 )
             )
+    if risks := lab_risks(facts, kn):  # with or without a drug on record
+        cards.append(
+            CardDecision(
+                "booking-lab-bleeding-risk",
+                {**shared, "risks": risks, "limits": limits_passed(risks, kn)},
+                extension=lab_extension(risks),
+            )
+        )
     if facts.allergies:  # contrast and local anaesthetic are given at every block
         cards.append(CardDecision("allergy-warning", {"allergies": facts.allergies}))
     if spacing := too_close(plans, earlier[-1] if earlier else None, scheduled, kn):

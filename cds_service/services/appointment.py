@@ -5,6 +5,7 @@ from __future__ import annotations
 from cds_service.data.record import PatientRecord
 from cds_service.decisions import CardDecision
 from cds_service.decisions.booking import decide
+from cds_service.decisions.kidney import kidney_adjusted
 from cds_service.facts import extract_facts
 from cds_service.facts.appointments import (
     SCHEDULED,
@@ -31,9 +32,13 @@ PREFETCH = {
     SERVICE_REQUESTS: "ServiceRequest?patient={{context.patientId}}",
     SCHEDULED: "Appointment?patient={{context.patientId}}&status="
     + ",".join(load_knowledge().rules.appointment_still_to_come),
-    # The blocks already done (the series) and allergies to what every block uses: read as
+    # The blocks already done (the series), allergies to what every block uses, and the lab
+    # results that signal a bleeding risk or choose a kidney-dependent protocol hold: read as
     # the order services read them.
-    **{k: ORDER_PREFETCH[k] for k in ("procedures", "completedServiceRequests", "allergies")},
+    **{
+        k: ORDER_PREFETCH[k]
+        for k in ("procedures", "completedServiceRequests", "allergies", "observations")
+    },
 }
 
 
@@ -44,9 +49,11 @@ def booking_decide(call: HookCall, record: PatientRecord, kn: Knowledge) -> list
     scheduled, unchecked = read_scheduled(
         record, call.appointments, call.patient_id, call.received_at, kn
     )
-    return decide(
-        call, extract_facts(call, record, kn), booked, unreadable, kn, scheduled, unchecked
-    )
+    facts = extract_facts(call, record, kn)
+    # As on the order services: extracted with the protocol's longest figures, dated with
+    # those the patient's kidney function chooses.
+    adjusted = kidney_adjusted(kn, facts.labs)
+    return decide(call, facts, booked, unreadable, adjusted, scheduled, unchecked)
 
 
 SERVICES = [

@@ -127,18 +127,18 @@ def _summarise(rows: list[ChartRow], problem: str) -> ChartList:
 
 
 def _read_section(
-    prefetch: dict[str, Any], key: str, kind: str, booking: bool
+    prefetch: dict[str, Any], key: str, kind: str
 ) -> tuple[list[dict[str, Any]], str] | ChartList:
     """The `kind` resources under `key` and why they could not be read, or a ChartList
-    saying the prefetch has no such key."""
+    saying the prefetch has no such key (every hook reads these sections)."""
     if key not in prefetch:
-        return ChartList(note="not read by this hook" if booking else "not supplied in prefetch")
+        return ChartList(note="not supplied in prefetch")
     return _resources(prefetch[key], (kind,))
 
 
-def _procedures(prefetch: dict[str, Any], booking: bool) -> ChartList:
-    done = _read_section(prefetch, "procedures", "Procedure", booking)
-    ordered = _read_section(prefetch, "completedServiceRequests", "ServiceRequest", booking)
+def _procedures(prefetch: dict[str, Any]) -> ChartList:
+    done = _read_section(prefetch, "procedures", "Procedure")
+    ordered = _read_section(prefetch, "completedServiceRequests", "ServiceRequest")
     if isinstance(done, ChartList) and isinstance(ordered, ChartList):
         return done
     found: dict[str, list[dict[str, Any]]] = {}
@@ -152,22 +152,22 @@ def _procedures(prefetch: dict[str, Any], booking: bool) -> ChartList:
     return _summarise(rows, "; ".join(problems))
 
 
-def _allergies(prefetch: dict[str, Any], booking: bool) -> ChartList:
-    read = _read_section(prefetch, "allergies", "AllergyIntolerance", booking)
+def _allergies(prefetch: dict[str, Any]) -> ChartList:
+    read = _read_section(prefetch, "allergies", "AllergyIntolerance")
     if isinstance(read, ChartList):
         return read
     return _summarise(sandbox_records.allergy_rows(read[0]), read[1])
 
 
-def _labs(prefetch: dict[str, Any], booking: bool) -> ChartList:
-    read = _read_section(prefetch, "observations", "Observation", booking)
+def _labs(prefetch: dict[str, Any]) -> ChartList:
+    read = _read_section(prefetch, "observations", "Observation")
     if isinstance(read, ChartList):
         return read
     return _summarise(sandbox_records.lab_rows(read[0]), read[1])
 
 
 def _schedule(prefetch: dict[str, Any]) -> ChartList:
-    read = _read_section(prefetch, SCHEDULED, "Appointment", booking=False)
+    read = _read_section(prefetch, SCHEDULED, "Appointment")
     if isinstance(read, ChartList):
         return read
     return _summarise(sandbox_records.schedule_rows(read[0]), read[1])
@@ -297,9 +297,9 @@ def chart(request: dict[str, Any]) -> Chart:
         medications=_medications(prefetch),
         orders=[] if booking else orders(request),
         appointments=appointments(request) if booking else [],
-        procedures=_procedures(prefetch, booking),
-        allergies=_allergies(prefetch, booking),
-        labs=_labs(prefetch, booking),
+        procedures=_procedures(prefetch),
+        allergies=_allergies(prefetch),
+        labs=_labs(prefetch),
         schedule=_schedule(prefetch) if booking else ChartList(),
     )
 
