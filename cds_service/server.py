@@ -183,8 +183,11 @@ def run(
                 # Taking each one first leaves a gap of one system call, not of the calls the
                 # worker was busy with meanwhile.
                 server.stop_accepting()
-                while accepted := server.do_read():
-                    server.do_handle(*accepted)
+                try:
+                    while accepted := server.do_read():
+                        server.do_handle(*accepted)
+                except OSError as exc:  # e.g. out of file descriptors: close all the same
+                    self.log.warning("could not take the queued connections: %s", exc.strerror)
                 server.close()
 
         def handle(self, listener: Any, client: Any, addr: Any) -> None:
