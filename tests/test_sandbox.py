@@ -394,6 +394,16 @@ def test_booking_chart_shows_the_earlier_block_and_the_allergy() -> None:
     assert chart.labs.note == "none on record" and chart.appointments
 
 
+def test_booking_chart_shows_the_lab_results_booking_reads() -> None:
+    chart = sandbox_fixtures.chart(fixture_request("75-book-low-platelets-no-drug"))
+    [row] = chart.labs.rows
+    assert (row.text, row.when) == ("Platelet count", "2026-11-20")
+    assert row.detail.startswith("45 10*3/uL, flagged Critical low")
+    without = fixture_request("75-book-low-platelets-no-drug")
+    del without["prefetch"]["observations"]
+    assert sandbox_fixtures.chart(without).labs.note == "not supplied in prefetch"
+
+
 def test_chart_shows_the_schedule_of_a_booking_in_date_order() -> None:
     chart = sandbox_fixtures.chart(fixture_request("50-book-scheduled-block-far-enough"))
     assert [(r.text, r.when, r.status, r.active) for r in chart.schedule.rows] == [
