@@ -285,7 +285,8 @@ def _signer(args: argparse.Namespace) -> Any:
     from cds_service import tokens
 
     key = tokens.load_key(args.key)
-    return lambda audience: tokens.mint(key, args.issuer, audience, kid=args.kid)
+    kid = args.kid or tokens.public_jwk(key)["kid"]  # once, not for every fixture
+    return lambda audience: tokens.mint(key, args.issuer, audience, kid=kid)
 
 
 def token(args: argparse.Namespace) -> int:
@@ -295,7 +296,8 @@ def token(args: argparse.Namespace) -> int:
     audience = args.audience or tokens.audiences(args.public_url)
     try:
         key = tokens.load_key(args.key)
-        print(tokens.mint(key, args.issuer, audience, args.kid, args.lifetime))
+        lifetime = tokens.LIFETIME_S if args.lifetime is None else args.lifetime
+        print(tokens.mint(key, args.issuer, audience, args.kid, lifetime))
     except (OSError, ValueError) as exc:
         print(f"cds-service: {exc}", file=sys.stderr)
         return 2
@@ -432,7 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--kid", help="the key's kid (default: its RFC 7638 thumbprint)")
     p.add_argument(
-        "--lifetime", type=int, default=300, help="seconds until exp (default: %(default)s)"
+        "--lifetime", type=int, help="seconds until exp (default: 300, tokens.LIFETIME_S)"
     )
     p.set_defaults(func=token)
     p = sub.add_parser(

@@ -20,7 +20,6 @@ LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNI
           "error": logging.ERROR}
 FORMATS = ("text", "json")
 TEXT_FORMAT = "[%(asctime)s] [%(levelname)s] %(name)s: %(message)s"
-OWN_LOGGERS = ("cds_service", "gunicorn.error", "gunicorn.access")
 QUIET = {"alembic.runtime.plugins": logging.WARNING}  # seven lines of set-up noise per start
 
 

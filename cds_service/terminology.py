@@ -59,6 +59,15 @@ class CodeSystems:
         return uri, value
 
 
+def unit_named(value: object) -> str | None:
+    """A unit as written, stripped; None when it names none: not text, empty, or a UCUM
+    annotation alone (`{INR}`, `{ratio}`: an INR is a bare number)."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    unit = value.strip()
+    return None if unit.startswith("{") and unit.endswith("}") else unit
+
+
 def as_list(value: Any) -> list[Any]:
     """A FHIR array from a record, or [] when the record has something else there."""
     return value if isinstance(value, list) else []

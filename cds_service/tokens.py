@@ -25,7 +25,6 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 EC_ALGORITHMS = {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}
 RSA_ALGORITHM = "RS384"
 LIFETIME_S = 300  # CDS Hooks asks for a short-lived token; the service allows up to 900 s
-HOOK_SERVICES = ("lsb-order-select", "lsb-order-sign", "lsb-appointment-book")
 
 
 class KeyFileError(ValueError):
@@ -83,8 +82,10 @@ def thumbprint(jwk: dict[str, Any]) -> str:
 def audiences(public_url: str) -> list[str]:
     """Every URL a token's `aud` may name on this service: discovery, each hook service and
     its feedback. One token then serves any call (the `jti` still makes it single-use)."""
+    from cds_service.services import ALL  # the registry: a service added there is covered
+
     base = public_url.rstrip("/") + "/cds-services"
-    return [base] + [f"{base}/{s}{tail}" for s in HOOK_SERVICES for tail in ("", "/feedback")]
+    return [base] + [f"{base}/{s.id}{tail}" for s in ALL for tail in ("", "/feedback")]
 
 
 def mint(

@@ -35,11 +35,10 @@ def hold_rows(kn: Knowledge) -> list[dict[str, Any]]:
                 "indicator": kn.indicator_when_block_ordered(drug),
             }
         )
-    labels = {g.id: g.label for g in kn.treatments}
     for other in kn.drugs.restart_only:  # NSAIDs: a restart time, never a card alone
         rows.append(
             {
-                "name": labels[other.group],
+                "name": other.label,
                 "before": words["not-required"],
                 "restart": interval_words(other.restart),
                 "indicator": "none alone (named on a bleeding card or hold plan)",

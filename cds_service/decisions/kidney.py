@@ -27,9 +27,9 @@ def _comparable(rules: tuple[KidneyHold, ...], labs: dict[str, LabFact]) -> LabF
 
 
 def _hold_for(usual: Hold, rules: tuple[KidneyHold, ...], result: LabFact) -> Hold:
-    value = result.quantity[0] if result.quantity else None
+    value = result.quantity[0]  # `_comparable` chose a result with a quantity
     basis = KidneyBasis(result.lab.label, result.value, result.unit, result.when)
-    applies = [r for r in rules if value is not None and value < r.below]
+    applies = [r for r in rules if value < r.below]
     if not applies:
         return replace(usual, kidney=basis)
     rule = max(applies, key=lambda r: r.before.longest)

@@ -150,7 +150,7 @@ def _whole_years(since: date, on: date) -> int:
 
 
 def summarise_support(
-    facts: Facts, on: date | None = None, old_after: int = 365, shown: int = 2
+    facts: Facts, on: date | None, old_after: int, shown: int = 2
 ) -> list[Evidence]:
     """`on`: the day of the call; therapy older than `old_after` days is shown with its age."""
     by_group: dict[str, list[SupportFact]] = defaultdict(list)

@@ -7,15 +7,13 @@ from typing import Any
 from cds_service.facts.model import IndicationFact
 from cds_service.hook_call import HookCall
 from cds_service.knowledge import Knowledge
+from cds_service.knowledge.body_sites import combined_side
 from cds_service.terminology import Code
 
 
 def side_of(indications: list[IndicationFact]) -> str | None:
     """The side the indications state together: left and right make bilateral."""
-    sides = {f.laterality for f in indications if f.laterality}
-    if {"left", "right"} <= sides or "bilateral" in sides:
-        return "bilateral"
-    return next(iter(sides), None)
+    return combined_side({f.laterality for f in indications if f.laterality})
 
 
 def _draft(

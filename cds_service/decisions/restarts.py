@@ -17,13 +17,11 @@ class RestartLine:
 
 
 def restart_lines(facts: Facts, kn: Knowledge) -> list[RestartLine]:
-    labels = {g.id: g.label for g in kn.treatments}
     lines = []
     for rule in kn.drugs.restart_only:
-        label = labels[rule.group]
         taken = dict.fromkeys(
-            f.recorded_as for f in facts.support if f.group == label and f.current
+            f.recorded_as for f in facts.support if f.group == rule.label and f.current
         )
         if taken:
-            lines.append(RestartLine(label, list(taken)[:2], rule.restart))
+            lines.append(RestartLine(rule.label, list(taken)[:2], rule.restart))
     return lines

@@ -8,6 +8,7 @@ from cds_service.data.record import Resource
 from cds_service.data.validation import validation_error
 from cds_service.facts.model import AmputationFact, IndicationFact, Origin, Problem, SupportFact
 from cds_service.knowledge import Knowledge
+from cds_service.knowledge.body_sites import combined_side
 from cds_service.terminology import Code, as_list, codings, concept_label, first_code
 
 WHERE = "problem list"
@@ -47,9 +48,7 @@ def lower_limb_site(condition: Resource, kn: Knowledge) -> tuple[bool, str | Non
                 found = True
                 if side := kn.body_sites.lower_limb[key]:
                     sides.add(side)
-    if {"left", "right"} <= sides or "bilateral" in sides:
-        return found, "bilateral"
-    return found, next(iter(sides), None)
+    return found, combined_side(sides)
 
 
 def read_conditions(

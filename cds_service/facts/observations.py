@@ -15,7 +15,7 @@ from cds_service.facts.dates import event_date
 from cds_service.facts.model import LabFact, Origin, Problem
 from cds_service.knowledge import Interpretation, Knowledge
 from cds_service.knowledge.labs import Lab
-from cds_service.terminology import as_list, codings, concept_label
+from cds_service.terminology import as_list, codings, concept_label, unit_named
 
 WHERE = "laboratory results"
 REPORTED = {"final", "amended", "corrected", "preliminary"}  # FHIR R4 observation-status
@@ -28,13 +28,8 @@ def _number(value: object) -> str | None:
 
 
 def _unit(quantity: dict) -> str | None:
-    """The unit as a person reads it. A UCUM annotation alone (`{INR}`, `{ratio}`) names no
-    unit, so it is not shown: an INR is a bare number."""
-    unit = quantity.get("unit") or quantity.get("code")
-    if not isinstance(unit, str) or not unit.strip():
-        return None
-    unit = unit.strip()
-    return None if unit.startswith("{") and unit.endswith("}") else unit
+    """The unit as a person reads it: the unit as written, else the UCUM code."""
+    return unit_named(quantity.get("unit") or quantity.get("code"))
 
 
 def _quantity_text(quantity: object) -> str | None:
@@ -86,13 +81,8 @@ def flag_text(observation: Resource, kn: Knowledge) -> str | None:
 
 
 def _unit_key(quantity: dict) -> str | None:
-    """The unit compared: the UCUM code, else the unit as written; an annotation alone
-    (`{INR}`) names no unit."""
-    unit = quantity.get("code") or quantity.get("unit")
-    if not isinstance(unit, str) or not unit.strip():
-        return None
-    unit = unit.strip()
-    return None if unit.startswith("{") and unit.endswith("}") else unit
+    """The unit compared: the UCUM code, else the unit as written."""
+    return unit_named(quantity.get("code") or quantity.get("unit"))
 
 
 def _bound(quantity: object) -> tuple[float, str | None] | None:

@@ -6,6 +6,7 @@ from cds_service.data.record import PatientRecord, Resource
 from cds_service.facts.medications import MedicationConcept, medication_concept
 from cds_service.hook_call import HookCall
 from cds_service.knowledge import Knowledge
+from cds_service.knowledge.body_sites import combined_side
 from cds_service.terminology import CodeKey, as_list, codings, concept_label, concept_text
 
 
@@ -68,6 +69,4 @@ def laterality(order: Resource, kn: Knowledge) -> str | None:
         for c in codings(concept)
         if (side := kn.body_sites.side(kn.systems.key(c["system"], c["code"])))
     }
-    if {"left", "right"} <= sides or "bilateral" in sides:
-        return "bilateral"
-    return next(iter(sides), None)
+    return combined_side(sides)

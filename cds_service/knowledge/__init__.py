@@ -186,6 +186,8 @@ def _build() -> Knowledge:
     groups = {g.id: g for g in (*support.treatments, support.opioids)}
     if unknown := {r.group for r in drugs.restart_only} - set(groups):
         raise KnowledgeError(f"restart_only names unknown support groups {sorted(unknown)}")
+    restart_only = tuple(replace(r, label=groups[r.group].label) for r in drugs.restart_only)
+    drugs = replace(drugs, restart_only=restart_only)
     triggers = load_triggers(reader, groups)
     indications = load_indications(reader)
     labs = load_labs(reader)

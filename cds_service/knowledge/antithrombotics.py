@@ -186,6 +186,7 @@ class RestartOnly:
     group: str  # a support.yaml group id
     restart: Interval
     source: Source | None
+    label: str = ""  # the group's label, filled in once the support groups are loaded
 
 
 INDICATORS = ("info", "warning", "critical")

@@ -11,6 +11,14 @@ from cds_service.terminology import Code, CodeKey
 SIDES = ("left", "right", "bilateral")
 
 
+def combined_side(sides: set[str]) -> str | None:
+    """The side several statements make together: left and right, or any bilateral, make
+    bilateral; else the one side stated, or None when none is."""
+    if {"left", "right"} <= sides or "bilateral" in sides:
+        return "bilateral"
+    return next(iter(sides), None)
+
+
 @dataclass(frozen=True)
 class BodySites:
     lower_limb: Mapping[CodeKey, str | None]  # code -> the side it states, or None

@@ -37,6 +37,7 @@ import yaml
 
 from cds_service.knowledge.antithrombotics import Hold, Interval, KidneyBasis
 from cds_service.knowledge.base import Source
+from cds_service.terminology import unit_named
 
 if TYPE_CHECKING:
     from cds_service.knowledge import Knowledge
@@ -126,10 +127,7 @@ def _unit(entry: Mapping[str, Any], where: str) -> str | None:
     unit = entry.get("unit")
     if unit is not None and (not isinstance(unit, str) or not unit.strip()):
         raise ProtocolError(f"{where}: unit must be text")
-    unit = unit.strip() if unit else None
-    if unit and unit.startswith("{") and unit.endswith("}"):
-        unit = None  # a UCUM annotation alone ({INR}) names no unit
-    return unit
+    return unit_named(unit)  # compared with the results' units as the lab reader reads them
 
 
 def _kidney_holds(entry: Mapping[str, Any], where: str, usual: int) -> tuple[KidneyHold, ...]:
