@@ -472,9 +472,14 @@ def test_cors_preflight_allows_configured_origins_with_authorization(
     response = client.get(DISCOVERY, headers={"Origin": ORIGIN})
     assert response.status_code == 401
     assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
+    assert response.headers.getlist("Vary") == ["Origin"]
     # ...and any other origin gets no CORS headers at all.
     response = client.options(SELECT, headers={**preflight, "Origin": "https://evil.invalid"})
     assert "Access-Control-Allow-Origin" not in response.headers
+    # A server-to-server call (an EHR) sends no Origin: CORS headers would mean nothing to it.
+    response = client.get(DISCOVERY)
+    assert not [name for name, _ in response.headers if name.startswith("Access-Control-")]
+    assert "Origin" in response.vary  # a cache keeps the browser's answer apart
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,8 @@
 
 Only the CDS Hooks endpoints, only the configured origins (`CDS_CORS_ORIGINS`), only GET and
 POST with the `Authorization` and `Content-Type` headers; no cookies. Preflight (OPTIONS)
-requests are answered by flask-cors and need no token. In development mode with no origins
+requests are answered by flask-cors and need no token. A call without an `Origin` header (an
+EHR's server, not a browser) gets no CORS headers. In development mode with no origins
 configured, the public CDS Hooks sandbox and any page served from this machine (a loopback
 origin: `localhost`, `127.x.x.x`, `[::1]`, any port, e.g. a CDS Hooks sandbox built locally)
 may call.
@@ -15,6 +16,7 @@ import re
 
 from flask import Flask
 from flask_cors import CORS
+from werkzeug.wrappers import Response
 
 from cds_service.config import Settings
 
@@ -44,5 +46,13 @@ def init_cors(app: Flask, settings: Settings) -> None:
         allow_headers=["Authorization", "Content-Type"],
         supports_credentials=False,
         max_age=600,
-        vary_header=True,
+        vary_header=False,  # set below, on every answer
+        always_send=False,  # a call without Origin (an EHR's server) needs none
     )
+
+    @app.after_request
+    def vary_on_origin(response: Response) -> Response:
+        # The answer depends on Origin even when none was sent: a cache must not hand the
+        # header-less answer to a browser (Fetch standard, "CORS protocol and HTTP caches").
+        response.headers.add("Vary", "Origin")
+        return response
