@@ -11,6 +11,7 @@ from labs_support import INR, PLATELETS, observation
 from pathway_support import add, post, request, text
 
 from cds_service import create_app
+from cds_service.web import sandbox_fixtures
 
 from fixture_files import ROOT, fixture_clock
 
@@ -44,6 +45,17 @@ def test_a_low_platelet_count_flagged_by_code_alone_warns_without_a_drug(
             "date": "2026-11-20",
         }
     ]
+
+
+def test_card_and_sandbox_chart_name_the_same_of_several_flag_codes(client: FlaskClient) -> None:
+    """Codes alone, Abnormal first: both show the one that names a side (Critical low)."""
+    body = request("60-lsb-sign-low-platelets-no-drug")
+    obs = body["prefetch"]["observations"]["entry"][0]["resource"]
+    system = obs["interpretation"][0]["coding"][0]["system"]
+    obs["interpretation"] = [{"coding": [{"system": system, "code": c}]} for c in ("A", "LL")]
+    assert "flagged Critical low" in text(post(client, body)[LAB_CARD])
+    [row] = sandbox_fixtures.chart(body).labs.rows
+    assert "flagged Critical low," in row.detail
 
 
 def test_the_reference_range_alone_is_enough_and_is_quoted(client: FlaskClient) -> None:

@@ -73,11 +73,21 @@ def _interpretations(observation: Resource, kn: Knowledge) -> list[Interpretatio
     ]
 
 
-def flag_text(observation: Resource, kn: Knowledge) -> str | None:
+def _flag(coded: list[Interpretation]) -> Interpretation | None:
+    """Of several flags, the one that names a side of the range (Low, not Abnormal)."""
+    return next((i for i in coded if i.direction in ("low", "high")), coded[0] if coded else None)
+
+
+def flag_text(
+    observation: Resource, kn: Knowledge, flag: Interpretation | None = None
+) -> str | None:
     """The lab's flag as it wrote it, or the display of its interpretation code when it sent
-    the code alone."""
-    coded = _interpretations(observation, kn)
-    return interpretation_text(observation) or (coded[0].display if coded else None)
+    the code alone (`flag`: that code, if already chosen). The card and the sandbox's chart
+    both show this text."""
+    if text := interpretation_text(observation):
+        return text
+    flag = flag or _flag(_interpretations(observation, kn))
+    return flag.display if flag else None
 
 
 def _unit_key(quantity: dict) -> str | None:
@@ -136,15 +146,13 @@ def _lab_fact(
     origin: Origin,
     kn: Knowledge,
 ) -> LabFact:
-    coded = _interpretations(observation, kn)
-    # Of several flags, the one that names a side of the range.
-    flag = next((i for i in coded if i.direction in ("low", "high")), coded[0] if coded else None)
+    flag = _flag(_interpretations(observation, kn))
     return LabFact(
         lab=lab,
         value=value[0],
         unit=value[1],
         when=when[:10] if when else None,
-        interpretation=interpretation_text(observation) or (flag.display if flag else None),
+        interpretation=flag_text(observation, kn, flag),
         reference_range=_reference_range(observation),
         status=str(observation["status"]),
         origin=origin,
