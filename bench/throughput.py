@@ -4,7 +4,8 @@ Both run under cds_service/server.py (gunicorn, gevent workers, 2 workers); wrk 
 fixture bodies over loopback. Prints each workload's throughput and latency, and the ratios
 the service is held to:
 
-- fixture 01 (typical, 5 KB) at 8 connections: throughput >= 0.5x the floor, p99 <= 15 ms;
+- fixture 01 (typical, 5 KB) at 8 connections: p99 <= 15 ms (its throughput against the floor
+  is reported, no longer held to a ratio);
 - fixture 27 (heavy, 2.2 MB) at 4 connections: p50 <= 1.5x the floor's.
 
 Beside fixture 01 runs a busy floor: the bare app plus `--burn-ms` (0.9 ms) of CPU work per
@@ -123,7 +124,6 @@ def main() -> int:
             f"{load.rate:,.0f} req/s, p50 {load.p50_ms:.1f} ms, p99 {load.p99_ms:.1f} ms"
         )
     goals = [
-        ("fixture 01 throughput >= 0.5x floor", s01.rate / f01.rate >= 0.5),
         ("fixture 01 p99 <= 15 ms", p99_01 <= 15),
         ("fixture 27 p50 <= 1.5x floor", s27.p50_ms / f27.p50_ms <= 1.5),
         ("no failed call", failed == 0),

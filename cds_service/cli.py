@@ -29,6 +29,7 @@ def serve(args: argparse.Namespace) -> int:
 
     from cds_service import create_app
     from cds_service.config import ConfigError
+    from cds_service.db.wal_checkpoint import serving_checkpointer
     from cds_service.logs import LogSettingError, configure, log_settings
     from cds_service.metrics import by_listener, metrics_app
     from cds_service.warmup import warm_up, warm_worker
@@ -66,12 +67,20 @@ def serve(args: argparse.Namespace) -> int:
     # it answers: feedback the EHR sends at once, through any instance, finds them.
     issued = app.extensions["cds_feedback"].issued
     issued.background = app.extensions["cds_db"].dialect.name == "sqlite"
+    # On SQLite, checkpoints of its write-ahead log run beside the loop (db/wal_checkpoint.py).
+    checkpointer = serving_checkpointer(app.extensions["cds_db"])
+
+    def start_worker() -> None:
+        warm_worker(app)
+        if checkpointer is not None:
+            checkpointer.start()
+
     wsgi: Any = app
     if options.metrics_enabled:
         wsgi = by_listener(app, metrics_app(), options.metrics_port)
     try:
         server.run(
-            wsgi, options, on_worker_start=lambda: warm_worker(app), on_worker_exit=issued.flush,
+            wsgi, options, on_worker_start=start_worker, on_worker_exit=issued.flush,
             log_level=level, log_format=form,
         )
     except server.AddressInUse as exc:

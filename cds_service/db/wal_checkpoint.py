@@ -1,0 +1,104 @@
+"""SQLite's write-ahead-log checkpoints, moved off the server workers' event loops.
+
+SQLite copies its write-ahead log back into the database file (a checkpoint) inside whichever
+commit takes the log past 1,000 pages, and syncs the file. On SQLite the issued-card batches
+and token ids are committed on a worker's event loop, so that one commit (10-18 ms measured)
+held every call in flight on the worker: it was the typical call's latency tail.
+
+When `cds-service serve` runs on SQLite, its connections never checkpoint on commit
+(`defer_checkpoints`), and each worker runs a `WalCheckpointer`: an operating-system thread,
+not a greenlet, so the copy and the sync run while the loop serves calls. Every `interval` it
+checkpoints in RESTART mode on its own connection: a writer that arrives meanwhile waits
+cooperatively (`db._take_write_lock`), readers never wait, and the log then starts again from
+its beginning, so the file holds about `interval` seconds of writes. A checkpoint that cannot
+finish (the database busy, a disk error) is retried at the next interval; the log grows, and
+nothing is lost: SQLite reads committed pages from the log until they are copied.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Engine, event
+
+INTERVAL_S = 1.0
+BUSY_WAIT_MS = 5000  # how long a checkpoint waits for a writer or a reader to finish
+NO_AUTO_CHECKPOINT = "PRAGMA wal_autocheckpoint=0"
+CHECKPOINT = "PRAGMA wal_checkpoint(RESTART)"
+
+
+def serving_checkpointer(engine: Engine) -> WalCheckpointer | None:
+    """For a server on a SQLite file: from now on `engine`'s connections defer checkpoints, and
+    each worker starts the checkpointer returned. None on PostgreSQL or an in-memory database."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return None
+    defer_checkpoints(engine)
+    return WalCheckpointer(database)
+
+
+def defer_checkpoints(engine: Engine) -> None:
+    """Connections `engine` opens from now on leave checkpoints to a WalCheckpointer."""
+    event.listen(engine, "connect", _no_auto_checkpoint)
+
+
+def _no_auto_checkpoint(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.execute(NO_AUTO_CHECKPOINT)
+
+
+class WalCheckpointer:
+    """Checkpoints the SQLite database at `path` every `interval` seconds from a native thread
+    (`start`), or once (`checkpoint`)."""
+
+    def __init__(self, path: str, interval: float = INTERVAL_S) -> None:
+        self.path = path
+        self.interval = interval
+        self.failures = 0  # checkpoints that raised, since start
+        self._connection: sqlite3.Connection | None = None
+
+    def checkpoint(self) -> tuple[int, int, int]:
+        """SQLite's answer: (1 if it could not finish for a busy lock, else 0; pages in the
+        log; pages copied back into the database)."""
+        if self._connection is None:
+            self._connection = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False
+            )
+            self._connection.execute(f"PRAGMA busy_timeout={BUSY_WAIT_MS}")
+        # fetchall, not fetchone: the statement must end, or this connection keeps a read
+        # lock on the log and the log can never start again.
+        busy, log_pages, copied = self._connection.execute(CHECKPOINT).fetchall()[0]
+        return busy, log_pages, copied
+
+    def start(self) -> None:
+        """Checkpoints every `interval` from now on, in a thread of the operating system (under
+        gevent too), until the process exits."""
+        native_thread(self._run)
+
+    def _run(self) -> None:
+        pause = native_sleep()
+        while True:
+            pause(self.interval)
+            try:
+                self.checkpoint()
+            except sqlite3.Error:
+                # No log line from this thread: under gevent the logging locks belong to the
+                # worker's loop. /readyz reports a database the workers cannot use.
+                self.failures += 1
+
+
+def native_thread(target: Callable[[], None]) -> None:
+    """Starts `target` in a thread of the operating system, even where gevent has patched
+    `threading` (its threads are greenlets, on the loop's own thread)."""
+    from gevent import monkey
+
+    start_new_thread = monkey.get_original("_thread", "start_new_thread")
+    start_new_thread(target, ())
+
+
+def native_sleep() -> Callable[[float], None]:
+    from gevent import monkey
+
+    sleep: Callable[[float], None] = monkey.get_original("time", "sleep")
+    return sleep
