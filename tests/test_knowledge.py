@@ -16,7 +16,7 @@ from cds_service.knowledge import (
     KnowledgeError,
     load_knowledge,
 )
-from cds_service.knowledge.antithrombotics import read_hold
+from cds_service.knowledge.antithrombotics import read_dose_rule, read_hold
 
 ANTICOAGULANT_SETS = [
     "2.16.840.1.113762.1.4.1248.22",
@@ -124,11 +124,26 @@ def test_every_drug_has_a_hold_policy_with_a_source() -> None:
         ({"policy": "interval", "before": [{"value": 5, "unit": "weeks"}]}, "unit of h or d"),
         ({"policy": "interval", "before": [{"value": 24, "high": 12, "unit": "h"}]}, "unit of h"),
         ({"policy": "not-required", "labs": ["platelets-above-100"]}, "unknown lab check"),
+        # A misspelled source would drop the citation from every card showing the hold.
+        ({"policy": "not-required", "source": "asra2081"}, "drug x: unknown source 'asra2081'"),
     ],
 )
 def test_a_malformed_hold_is_refused(hold: dict, problem: str) -> None:
     with pytest.raises(KnowledgeError, match=problem):
         read_hold(hold, "drug x", {})
+
+
+def test_a_dose_rule_citing_an_unknown_source_is_refused() -> None:
+    regimen = {"when": "prophylactic", "up_to": {"value": 40, "unit": "mg"}, "per_day_up_to": 1}
+    rule = {
+        "regimens": [regimen],
+        "otherwise": "therapeutic",
+        "source": "nowhere",
+    }
+    with pytest.raises(KnowledgeError, match="drug x: unknown source 'nowhere'"):
+        read_dose_rule(rule, "drug x", {})
+    rule["source"] = None  # no source named: allowed, as before
+    assert read_dose_rule(rule, "drug x", {}).source is None
 
 
 def test_interval_arithmetic() -> None:

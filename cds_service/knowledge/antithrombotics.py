@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 
-from cds_service.knowledge.base import WORD, KnowledgeError, Reader, Source, names_pattern
+from cds_service.knowledge.base import (
+    WORD,
+    KnowledgeError,
+    Reader,
+    Source,
+    cited,
+    names_pattern,
+)
 from cds_service.terminology import CodeKey
 
 # interval: the guideline (or a clinic protocol) gives a hold before the block.
@@ -242,7 +249,7 @@ def read_hold(raw: Mapping[str, Any], where: str, sources: Mapping[str, Source])
         restart=read_interval(restart, where) if restart is not None else None,
         labs=labs,
         note=raw.get("note"),
-        source=sources.get(raw.get("source", "")),
+        source=cited(sources, raw.get("source"), where),
     )
 
 
@@ -258,7 +265,7 @@ def read_dose_rule(raw: Any, where: str, sources: Mapping[str, Source]) -> DoseR
     )
     if not regimens or not raw.get("otherwise"):
         raise KnowledgeError(f"{where}: a dose rule needs regimens and `otherwise`")
-    return DoseRule(regimens, str(raw["otherwise"]), sources.get(raw.get("source", "")))
+    return DoseRule(regimens, str(raw["otherwise"]), cited(sources, raw.get("source"), where))
 
 
 def load_drugs(reader: Reader) -> DrugIndex:
@@ -331,7 +338,7 @@ def load_drugs(reader: Reader) -> DrugIndex:
         RestartOnly(
             str(r["group"]),
             read_interval(r["restart"], f"restart_only {r['group']}"),
-            reader.sources.get(r.get("source", "")),
+            cited(reader.sources, r.get("source"), f"restart_only {r['group']}"),
         )
         for r in doc.get("restart_only") or ()
     )

@@ -102,6 +102,17 @@ def names_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
     return re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words) + r")\b", re.IGNORECASE)
 
 
+def cited(sources: Mapping[str, Source], key: Any, where: str) -> Source | None:
+    """The source `key` names, None where no key is given. A key that names no source is
+    refused: misspelled, it would drop the citation from every card that shows the figure."""
+    if key is None or key == "":
+        return None
+    try:
+        return sources[str(key)]
+    except KeyError:
+        raise KnowledgeError(f"{where}: unknown source {str(key)[:40]!r}") from None
+
+
 class Reader:
     """Reads knowledge files with one code-system table and one registry of sources."""
 

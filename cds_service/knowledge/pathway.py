@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cds_service.knowledge.antithrombotics import Interval, read_interval
-from cds_service.knowledge.base import KnowledgeError, Reader, Source
+from cds_service.knowledge.base import KnowledgeError, Reader, Source, cited
 
 
 @dataclass(frozen=True)
@@ -25,5 +25,5 @@ def load_pathway(reader: Reader) -> Pathway:
         follow_up=read_interval(series.get("follow_up"), "pathway follow_up"),
         blocks_per_series=count,
         series_gap=read_interval(series.get("series_gap"), "pathway series_gap"),
-        source=reader.sources.get(series.get("source", "")),
+        source=cited(reader.sources, series.get("source"), "pathway series"),
     )
