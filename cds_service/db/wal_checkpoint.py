@@ -9,10 +9,11 @@ When `cds-service serve` runs on SQLite, its connections never checkpoint on com
 (`defer_checkpoints`), and each worker runs a `WalCheckpointer`: an operating-system thread,
 not a greenlet, so the copy and the sync run while the loop serves calls. Every `interval` it
 checkpoints in RESTART mode on its own connection: a writer that arrives meanwhile waits
-cooperatively (`db._take_write_lock`), readers never wait, and the log then starts again from
-its beginning, so the file holds about `interval` seconds of writes. A checkpoint that cannot
-finish (the database busy, a disk error) is retried at the next interval; the log grows, and
-nothing is lost: SQLite reads committed pages from the log until they are copied.
+cooperatively (`db._take_write_lock`) for at most `BUSY_WAIT_MS` and the copy, readers never
+wait, and the log then starts again from its beginning, so the file holds about `interval`
+seconds of writes. A checkpoint that cannot finish (a long read, a disk error) is tried again
+at the next interval; meanwhile the log grows, and nothing is lost: SQLite reads committed
+pages from the log until they are copied.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from typing import Any
 from sqlalchemy import Engine, event
 
 INTERVAL_S = 1.0
-BUSY_WAIT_MS = 5000  # how long a checkpoint waits for a writer or a reader to finish
+# How long a checkpoint waits for a writer or a reader to finish. New writers wait while it is
+# pending (cooperatively), so it gives up early and tries again at the next interval.
+BUSY_WAIT_MS = 100
 NO_AUTO_CHECKPOINT = "PRAGMA wal_autocheckpoint=0"
 CHECKPOINT = "PRAGMA wal_checkpoint(RESTART)"
 
