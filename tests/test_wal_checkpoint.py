@@ -3,6 +3,7 @@ never checkpoint on commit, a native thread does it, and the log starts again.""
 
 from __future__ import annotations
 
+import sqlite3
 import tempfile
 import threading
 import time
@@ -66,6 +67,23 @@ def test_a_checkpoint_copies_the_log_back_and_the_log_starts_again(tmp_path: Pat
     assert checkpoint_sequence(path) == 1
     busy, after, copied = checkpointer.checkpoint()
     assert busy == 0 and 0 < after < pages and copied == after
+
+
+def test_a_checkpoint_behind_a_long_read_gives_up_and_succeeds_later(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    engine = _engine(path)
+    serving_checkpointer(engine)
+    engine.dispose()
+    _write(engine)
+    reader = sqlite3.connect(path, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM t").fetchall()  # a read of the log's pages, still open
+    _write(engine)  # a commit the reader's snapshot does not include
+    checkpointer = WalCheckpointer(str(path))
+    assert checkpointer.checkpoint()[0] == 1  # busy: not finished, nothing raised
+    reader.execute("COMMIT")
+    busy, pages, copied = checkpointer.checkpoint()
+    assert busy == 0 and copied == pages > 0
 
 
 def test_the_checkpointer_runs_in_a_thread_of_its_own(tmp_path: Path) -> None:
