@@ -31,6 +31,7 @@ from cds_service.quieting import Quieting
 
 log = logging.getLogger(__name__)
 PATIENT = "warm-up"
+WARM_UP_SERVER = "https://fhir.warm-up.invalid/r4"
 
 
 def _coding(system: str, code: str) -> dict[str, Any]:
@@ -115,6 +116,16 @@ def synthetic_call(
         "hook": hook,
         "hookInstance": "00000000-0000-4000-8000-000000000000",
         "context": context,
+        # Never fetched from (every key is in prefetch), but checked: marshmallow compiles its
+        # URL pattern on first use, 40 ms, on the first call of each worker an EHR makes.
+        "fhirServer": WARM_UP_SERVER,
+        "fhirAuthorization": {
+            "access_token": "warm-up",
+            "token_type": "Bearer",
+            "expires_in": 300,
+            "scope": "patient/*.read",
+            "subject": "warm-up",
+        },
         # Every key answered: the two the decision reads, the rest "nothing found".
         "prefetch": {
             **dict.fromkeys(keys),
