@@ -86,6 +86,19 @@ def test_a_checkpoint_behind_a_long_read_gives_up_and_succeeds_later(tmp_path: P
     assert busy == 0 and copied == pages > 0
 
 
+def test_a_failing_checkpoint_is_reported_once_and_never_raises(tmp_path: Path) -> None:
+    checkpointer = WalCheckpointer(str(tmp_path))  # a folder: SQLite cannot open it
+    assert checkpointer.run_once() == "OperationalError"
+    assert checkpointer.run_once() is None  # still failing: said once
+    checkpointer.path = str(tmp_path / "db.sqlite3")
+    _engine(Path(checkpointer.path))
+    assert checkpointer.run_once() is None and not checkpointer.failing
+    assert checkpointer._connection is not None
+    checkpointer._connection.close()  # e.g. the file went away under it
+    assert checkpointer.run_once() == "ProgrammingError"  # failing again after a success: said
+    assert checkpointer.run_once() is None and not checkpointer.failing  # a fresh connection
+
+
 def test_the_checkpointer_runs_in_a_thread_of_its_own(tmp_path: Path) -> None:
     ran = threading.Event()
     where: list[int] = []

@@ -2,8 +2,8 @@
 
 SQLite copies its write-ahead log back into the database file (a checkpoint) inside whichever
 commit takes the log past 1,000 pages, and syncs the file. On SQLite the issued-card batches
-and token ids are committed on a worker's event loop, so that one commit (10-18 ms measured)
-held every call in flight on the worker: it was the typical call's latency tail.
+and token ids are committed on a worker's event loop, so that one commit (up to 35 ms measured
+in the server) held every call in flight on the worker: it was the typical call's latency tail.
 
 When `cds-service serve` runs on SQLite, its connections never checkpoint on commit
 (`defer_checkpoints`), and each worker runs a `WalCheckpointer`: an operating-system thread,
@@ -13,16 +13,19 @@ cooperatively (`db._take_write_lock`) for at most `BUSY_WAIT_MS` and the copy, r
 wait, and the log then starts again from its beginning, so the file holds about `interval`
 seconds of writes. A checkpoint that cannot finish (a long read, a disk error) is tried again
 at the next interval; meanwhile the log grows, and nothing is lost: SQLite reads committed
-pages from the log until they are copied.
+pages from the log until they are copied. The first failure after a success is logged.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Engine, event
+
+log = logging.getLogger(__name__)
 
 INTERVAL_S = 1.0
 # How long a checkpoint waits for a writer or a reader to finish. New writers wait while it is
@@ -58,7 +61,7 @@ class WalCheckpointer:
     def __init__(self, path: str, interval: float = INTERVAL_S) -> None:
         self.path = path
         self.interval = interval
-        self.failures = 0  # checkpoints that raised, since start
+        self.failing = False
         self._connection: sqlite3.Connection | None = None
 
     def checkpoint(self) -> tuple[int, int, int]:
@@ -74,21 +77,37 @@ class WalCheckpointer:
         busy, log_pages, copied = self._connection.execute(CHECKPOINT).fetchall()[0]
         return busy, log_pages, copied
 
+    def run_once(self) -> str | None:
+        """One checkpoint; what kept it from running (the error's name) the first time after a
+        success, else None. Never raises."""
+        try:
+            self.checkpoint()
+        except sqlite3.Error as exc:
+            self._connection = None  # a fresh connection next time
+            first, self.failing = not self.failing, True
+            return type(exc).__name__ if first else None
+        self.failing = False
+        return None
+
     def start(self) -> None:
         """Checkpoints every `interval` from now on, in a thread of the operating system (under
-        gevent too), until the process exits."""
-        native_thread(self._run)
+        gevent too), until the process exits. Call it from the worker's own thread: a failure
+        is logged from its loop (the logging locks are the loop's, under gevent)."""
+        from gevent import get_hub
 
-    def _run(self) -> None:
+        loop = get_hub().loop
+        native_thread(lambda: self._run(loop))
+
+    def _run(self, loop: Any) -> None:
         pause = native_sleep()
         while True:
             pause(self.interval)
-            try:
-                self.checkpoint()
-            except sqlite3.Error:
-                # No log line from this thread: under gevent the logging locks belong to the
-                # worker's loop. /readyz reports a database the workers cannot use.
-                self.failures += 1
+            if error := self.run_once():
+                loop.run_callback_threadsafe(
+                    log.warning,
+                    "SQLite checkpoint failed (%s): the -wal file grows until one succeeds",
+                    error,
+                )
 
 
 def native_thread(target: Callable[[], None]) -> None:
