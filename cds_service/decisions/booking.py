@@ -11,7 +11,7 @@ from itertools import pairwise
 from typing import Any, Literal
 
 from cds_service.decisions.hold_dates import DatedHold, Moment, date_hold
-from cds_service.decisions.labs import lab_extension, lab_risks, limits_passed
+from cds_service.decisions.labs import lab_extension, lab_risks
 from cds_service.decisions.lsb import DrugFinding, drugs_found, evidence_extension
 from cds_service.decisions.model import CardDecision
 from cds_service.decisions.pathway import current_series
@@ -263,11 +263,12 @@ def decide(
                     extension=extension,
                 )
             )
-    if risks := lab_risks(facts, kn):  # with or without a drug on record
+    risks, limits = lab_risks(facts, kn)
+    if risks:  # with or without a drug on record
         cards.append(
             CardDecision(
                 "booking-lab-bleeding-risk",
-                {**shared, "risks": risks, "limits": limits_passed(risks, kn)},
+                {**shared, "risks": risks, "limits": limits},
                 extension=lab_extension(risks),
             )
         )

@@ -33,22 +33,21 @@ def signals_bleeding_risk(result: LabFact, limit: LabLimit | None = None) -> boo
     return result.flag == "abnormal" and result.range_side != OPPOSITE[risky]
 
 
-def lab_risks(facts: Facts, kn: Knowledge) -> list[LabFact]:
+def lab_risks(facts: Facts, kn: Knowledge) -> tuple[list[LabFact], dict[str, LabLimit]]:
     """The latest results that signal a bleeding risk, in the order of labs.yaml: by the
-    lab's flag or range, or by the clinic protocol's limit where it sets one."""
+    lab's flag or range, or by the clinic protocol's limit where it sets one; and, for the
+    card's words, lab id -> the protocol's limit each is past."""
     limits = kn.protocol.lab_limits if kn.protocol else {}
-    return [
-        result
-        for lab in kn.labs
-        if (result := facts.labs.get(lab.id)) is not None
-        and signals_bleeding_risk(result, limits.get(lab.id))
-    ]
-
-
-def limits_passed(results: list[LabFact], kn: Knowledge) -> dict[str, LabLimit]:
-    """Lab id -> the clinic protocol's limit the result is past, for the card's words."""
-    limits = kn.protocol.lab_limits if kn.protocol else {}
-    return {r.lab.id: lim for r in results if beyond_limit(r, lim := limits.get(r.lab.id))}
+    risks: list[LabFact] = []
+    passed: dict[str, LabLimit] = {}
+    for lab in kn.labs:
+        result, limit = facts.labs.get(lab.id), limits.get(lab.id)
+        if result is None or not signals_bleeding_risk(result, limit):
+            continue
+        risks.append(result)
+        if limit is not None and beyond_limit(result, limit):
+            passed[lab.id] = limit
+    return risks, passed
 
 
 def lab_extension(results: list[LabFact]) -> dict[str, Any]:

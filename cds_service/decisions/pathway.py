@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from cds_service.decisions.labs import lab_risks, limits_passed
+from cds_service.decisions.labs import lab_risks
 from cds_service.decisions.model import CardDecision
 from cds_service.facts.model import BlockFact, DrugFact, Facts, LabFact
 from cds_service.hook_call import HookCall
@@ -97,8 +97,7 @@ def pathway_view(
     view = PathwayView(blocks=list(facts.blocks), series=current_series(facts, kn, today(call)))
     view.protocol_holds = _protocol_holds(drugs, kn)
     view.protocol_citation = kn.protocol.citation if kn.protocol else None
-    view.lab_risks = lab_risks(facts, kn)
-    view.lab_limits = limits_passed(view.lab_risks, kn)
+    view.lab_risks, view.lab_limits = lab_risks(facts, kn)
     hold_labs = tuple(lab for d, _ in drugs if d.hold for lab in d.hold.labs)
     renal = any(d.id in kn.renally_cleared for d, _ in drugs)
     shown = [lab for lab in kn.labs if drugs and lab.shown_with(hold_labs, renal)]
