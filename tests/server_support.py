@@ -48,28 +48,26 @@ def fetching_call(fhir_server: str) -> dict[str, Any]:
     return body
 
 
-def listening_sockets(port: int) -> int:
-    """How many IPv4 TCP sockets listen on `port` on this machine (Linux /proc/net/tcp)."""
+def _listening_inodes(port: int) -> list[str]:
+    """The inodes of the IPv4 TCP sockets listening on `port` (Linux /proc/net/tcp)."""
     listening = "0A"
     with open("/proc/net/tcp", encoding="ascii") as table:
         next(table)  # the header
-        return sum(
-            1
+        return [
+            fields[9]
             for line in table
             if (fields := line.split())[1].endswith(f":{port:04X}") and fields[3] == listening
-        )
+        ]
+
+
+def listening_sockets(port: int) -> int:
+    """How many IPv4 TCP sockets listen on `port` on this machine."""
+    return len(_listening_inodes(port))
 
 
 def listener_pids(port: int) -> set[int]:
     """The processes holding a socket that listens on `port` (Linux /proc): a server's workers."""
-    listening = "0A"
-    with open("/proc/net/tcp", encoding="ascii") as table:
-        next(table)
-        inodes = {
-            fields[9]
-            for line in table
-            if (fields := line.split())[1].endswith(f":{port:04X}") and fields[3] == listening
-        }
+    inodes = _listening_inodes(port)
     wanted = {f"socket:[{inode}]" for inode in inodes}
     pids = set()
     for fd_dir in Path("/proc").glob("[0-9]*/fd"):
