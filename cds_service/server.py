@@ -235,7 +235,7 @@ def run(
             if options.access_log:
                 self.cfg.set("accesslog", "-")
                 # Paths only: no query strings, no bodies, no tokens.
-                self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms')
+                self.cfg.set("access_log_format", ACCESS_FORMAT)
 
         def load(self) -> WsgiApp:
             return app
@@ -244,6 +244,9 @@ def run(
 
 
 LISTENING = "Listening at: %s (%s)"  # gunicorn's start line
+# The access line: client, method, path (no query string), status, bytes, milliseconds. No
+# headers, no bodies, no tokens.
+ACCESS_FORMAT = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
 
 
 def _logger_class(log_format: str) -> type:
@@ -270,6 +273,20 @@ def _logger_class(log_format: str) -> type:
                 for log in (self.error_log, self.access_log):
                     for handler in log.handlers:
                         handler.setFormatter(formatter("json"))
+
+        def atoms(self, resp: Any, req: Any, environ: dict[str, Any], took: Any) -> dict[str, Any]:
+            """The fields ACCESS_FORMAT prints, only: gunicorn's own builds some sixty (every
+            request and response header, every environ entry) for each call, 1.5% of a typical
+            call's CPU, and a header could reach the line if the format named it."""
+            sent = getattr(resp, "sent", None)
+            return {
+                "h": environ.get("REMOTE_ADDR", "-"),
+                "m": environ.get("REQUEST_METHOD"),
+                "U": environ.get("PATH_INFO"),
+                "s": str(resp.status).split(None, 1)[0],
+                "b": str(sent) if sent is not None else "-",
+                "M": took.seconds * 1000 + took.microseconds // 1000,
+            }
 
     return ServiceLogger
 

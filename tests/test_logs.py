@@ -66,6 +66,34 @@ def test_json_lines_at_debug_name_the_client_and_no_patient(tmp_path: Path) -> N
         assert entry["resource"]["id"] not in log
 
 
+def test_the_access_line_holds_its_six_fields_and_no_header() -> None:
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+    from gunicorn.glogging import SafeAtoms
+
+    from cds_service.server import ACCESS_FORMAT, _logger_class
+
+    logger = _logger_class("text")(Config())
+    environ = {
+        "REMOTE_ADDR": CLIENT,
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/cds-services/lsb-order-select",
+        "QUERY_STRING": "patient=secret-query",
+        "HTTP_AUTHORIZATION": "Bearer secret-token",
+    }
+    request = SimpleNamespace(headers=[("AUTHORIZATION", "Bearer secret-token")])
+    answer = SimpleNamespace(status="200 OK", sent=4525, headers=[("X-Patient", "p-1")])
+    atoms = logger.atoms(answer, request, environ, timedelta(milliseconds=12, microseconds=700))
+    line = ACCESS_FORMAT % SafeAtoms(atoms)
+    assert line == f'{CLIENT} "POST /cds-services/lsb-order-select" 200 4525 12ms'
+    assert not any("secret" in str(value) or "p-1" in str(value) for value in atoms.values())
+    nothing_sent = SimpleNamespace(status="400 BAD REQUEST", sent=None, headers=[])
+    line = ACCESS_FORMAT % SafeAtoms(logger.atoms(nothing_sent, request, environ, timedelta(0)))
+    assert line.endswith('" 400 - 0ms')
+
+
 @pytest.mark.parametrize(("proxies", "seen"), [(0, "127.0.0.1"), (1, CLIENT), (2, "203.0.113.1")])
 def test_x_forwarded_for_counts_only_behind_trusted_proxies(
     make_app: Callable[..., Flask], trusted_file: Path, caplog: pytest.LogCaptureFixture,
