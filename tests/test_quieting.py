@@ -328,3 +328,10 @@ def test_the_patient_key_separates_tenants_servers_and_secrets() -> None:
     assert key != patient_key(secret, "hospital-a", "https://fhir.a.example/r4", "1234")
     assert key != patient_key(b"t" * 32, "hospital-a", "https://fhir.a.example/r4", "123")
     assert "123" not in key
+
+
+def test_the_patient_key_is_stable_across_releases() -> None:
+    """Stored quiets are found by this hash: a release that changed it would forget them all.
+    HMAC-SHA256 over `["hôpital-a", "https://fhir.a.example/r4", "123"]` in UTF-8."""
+    key = patient_key(b"s" * 32, "hôpital-a", "https://fhir.a.example/r4/", "123")
+    assert key == "327f3f4f7d69f8b3dbd6dba09fae5bbef168fcc112a340667e0bb22d375a518e"

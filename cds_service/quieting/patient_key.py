@@ -13,6 +13,8 @@ import hmac
 import json
 
 MIN_SECRET_LENGTH = 32  # characters: at least 128 bits of a random hex or base64 secret
+# json.dumps with an option builds a new encoder on every call; this is the same encoder, once.
+_json_array = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def fhir_base(url: str | None) -> str:
@@ -22,5 +24,5 @@ def fhir_base(url: str | None) -> str:
 
 def patient_key(secret: bytes, tenant: str, fhir_server: str | None, patient_id: str) -> str:
     # A JSON array keeps the fields apart: ("a|b", "c") and ("a", "b|c") never collide.
-    message = json.dumps([tenant, fhir_base(fhir_server), patient_id], ensure_ascii=False)
-    return hmac.new(secret, message.encode("utf-8"), hashlib.sha256).hexdigest()
+    message = _json_array([tenant, fhir_base(fhir_server), patient_id])
+    return hmac.digest(secret, message.encode("utf-8"), hashlib.sha256).hex()
