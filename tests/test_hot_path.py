@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
 from cds_service.api.json_provider import OrjsonProvider
@@ -88,6 +90,71 @@ def test_the_driver_query_finds_what_a_connection_finds(
     assert sorted(k for (k,) in query.rows({"key": "k1", "now": now})) == [
         "lsb-series", "lsb-suggestion"
     ]
+
+
+NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
+
+
+def _quiet(engine: Engine, uuid: str, key: str, kind: str) -> None:
+    with Session(engine) as session, session.begin():
+        session.add(IssuedCard(
+            uuid=uuid, service_id="lsb-order-select", hook_instance="h", kind=kind,
+            suggestion_uuids=[], override_reasons=[], issuer=None, tenant="t",
+            issued_at=NOW - timedelta(days=1), patient_key=key,
+        ))
+        session.flush()
+        session.add(QuietedCard(
+            card_uuid=uuid, patient_key=key, kind=kind, reason_code="r",
+            answered_at=NOW - timedelta(days=1), quiet_until=NOW + timedelta(days=1), tenant="t",
+        ))
+
+
+def _sqlite_lookup(make_app: Callable[..., Flask], folder: Any) -> tuple[DriverQuery, list[int]]:
+    """A lookup on a SQLite file, and a list that grows by one at every pool checkout."""
+    app = make_app(database_url=f"sqlite:///{folder / 'quiet.sqlite3'}", dev_mode=True)
+    engine = app.extensions["cds_db"]
+    checkouts: list[int] = []
+    event.listen(engine.pool, "checkout", lambda *_: checkouts.append(1))
+    return DriverQuery(engine, QUIETED_KINDS), checkouts
+
+
+def test_on_sqlite_the_lookup_keeps_one_connection_and_sees_every_commit(
+    make_app: Callable[..., Flask], tmp_path: Any
+) -> None:
+    query, checkouts = _sqlite_lookup(make_app, tmp_path)
+    params = {"key": "k1", "now": NOW}
+    assert query.rows(params) == []
+    _quiet(query._engine, "a", "k1", "lsb-suggestion")  # committed on another connection
+    assert query.rows(params) == [("lsb-suggestion",)]
+    _quiet(query._engine, "b", "k1", "lsb-series")
+    taken = len(checkouts)
+    for _ in range(3):
+        assert sorted(query.rows(params)) == [("lsb-series",), ("lsb-suggestion",)]
+    assert len(checkouts) == taken  # no connection taken from the pool for a lookup
+    query._engine.dispose()  # what the server does before it forks: the connection closes
+    assert len(query.rows(params)) == 2
+    assert len(checkouts) == taken + 1
+
+
+def test_a_forked_worker_looks_up_on_a_connection_of_its_own(
+    make_app: Callable[..., Flask], tmp_path: Any
+) -> None:
+    query, checkouts = _sqlite_lookup(make_app, tmp_path)
+    params = {"key": "k1", "now": NOW}
+    _quiet(query._engine, "a", "k1", "lsb-suggestion")
+    assert query.rows(params) == [("lsb-suggestion",)]  # the parent's connection, open
+    taken = len(checkouts)
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child; its exit code is the verdict
+        try:
+            found = query.rows(params)
+            os._exit(0 if found == [("lsb-suggestion",)] and len(checkouts) == taken + 1 else 1)
+        except BaseException:
+            os._exit(2)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert query.rows(params) == [("lsb-suggestion",)]
+    assert len(checkouts) == taken
 
 
 def _json_app() -> Flask:
