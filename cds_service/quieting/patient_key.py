@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from functools import lru_cache
 
 MIN_SECRET_LENGTH = 32  # characters: at least 128 bits of a random hex or base64 secret
 # json.dumps with an option builds a new encoder on every call; this is the same encoder, once.
@@ -22,7 +23,17 @@ def fhir_base(url: str | None) -> str:
     return (url or "").strip().rstrip("/").lower()
 
 
+@lru_cache(maxsize=4)
+def _keyed(secret: bytes) -> hmac.HMAC:
+    """The HMAC with the secret already keyed in, copied for each message. A one-shot
+    `hmac.digest` lets go of the GIL around a microsecond's work, and with another thread
+    waiting the call could wait a whole switch interval to get it back."""
+    return hmac.new(secret, digestmod=hashlib.sha256)
+
+
 def patient_key(secret: bytes, tenant: str, fhir_server: str | None, patient_id: str) -> str:
     # A JSON array keeps the fields apart: ("a|b", "c") and ("a", "b|c") never collide.
     message = _json_array([tenant, fhir_base(fhir_server), patient_id])
-    return hmac.digest(secret, message.encode("utf-8"), hashlib.sha256).hex()
+    mac = _keyed(secret).copy()
+    mac.update(message.encode("utf-8"))
+    return mac.hexdigest()
