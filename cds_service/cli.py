@@ -4,7 +4,6 @@ the database and report on clinicians' feedback."""
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import logging
 import os
@@ -30,6 +29,7 @@ def serve(args: argparse.Namespace) -> int:
     from cds_service import create_app
     from cds_service.config import ConfigError
     from cds_service.db.wal_checkpoint import serving_checkpointer
+    from cds_service.heap import settle_for_serving
     from cds_service.logs import LogSettingError, configure, log_settings
     from cds_service.metrics import by_listener, metrics_app
     from cds_service.warmup import warm_up, warm_worker
@@ -56,11 +56,7 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     warm_up(app)
     app.extensions["cds_db"].dispose()  # each worker opens its own connections after the fork
-    # What is loaded now lives as long as the process: out of the garbage collector's sight,
-    # a full collection no longer walks it (pauses of 100 ms and more under load), and the
-    # workers' pages stay shared with the arbiter's.
-    gc.collect()
-    gc.freeze()
+    settle_for_serving()  # the collector: what is loaded frozen, heavy calls left alone
     # Issued-card records are written in batches off the request path (feedback/issued.py) on
     # SQLite, where every worker's write queues for one lock and only this host's workers use
     # the file. On PostgreSQL, which several instances share, a call writes its cards before
