@@ -20,6 +20,7 @@ from cds_service.data import validation
 from cds_service.data.record import PatientRecord
 from cds_service.data.validation import validation_error
 from cds_service.db.driver_query import DriverQuery
+from cds_service.facts.dates import record_date
 from cds_service.facts.medications import read_medications
 from cds_service.facts.procedures import read_procedures
 from cds_service.feedback.models import IssuedCard
@@ -249,3 +250,20 @@ def test_a_procedure_code_read_once_is_still_judged_per_record() -> None:
     ]
     assert [(a.origin.reference, a.limb) for a in amputations] == [("Procedure/p4", "lower")]
     assert problems == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "latest"),
+    [
+        ({}, None),
+        ({"authoredOn": "2026-03-01"}, date(2026, 3, 1)),
+        ({"authoredOn": "2026-03-01", "dateAsserted": "2026-05-20T09:00:00Z"}, date(2026, 5, 20)),
+        ({"effectivePeriod": {"start": "2015-01-06", "end": "2016-01"}}, date(2016, 1, 1)),
+        ({"effectiveDateTime": "2026", "effectivePeriod": "2027-01-01"}, date(2026, 1, 1)),
+        ({"authoredOn": 20260301, "dateAsserted": "not a date"}, None),
+    ],
+)
+def test_a_medication_records_date_is_the_latest_it_states(
+    fields: dict[str, Any], latest: date | None
+) -> None:
+    assert record_date({"resourceType": "MedicationStatement", **fields}) == latest
