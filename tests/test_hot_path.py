@@ -57,12 +57,32 @@ def test_a_resource_that_is_not_json_is_still_validated() -> None:
     assert validation_error({**CONDITION, "id": object()}) is not None
 
 
+NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
+
+
+def _quiet(
+    engine: Engine, uuid: str, key: str, kind: str, until: datetime = NOW + timedelta(days=1)
+) -> None:
+    """A card issued a day ago for patient `key`, answered so that it is quiet until `until`."""
+    with Session(engine) as session, session.begin():
+        session.add(IssuedCard(
+            uuid=uuid, service_id="lsb-order-select", hook_instance="h", kind=kind,
+            suggestion_uuids=[], override_reasons=[], issuer=None, tenant="t",
+            issued_at=NOW - timedelta(days=1), patient_key=key,
+        ))
+        session.flush()
+        session.add(QuietedCard(
+            card_uuid=uuid, patient_key=key, kind=kind, reason_code="r",
+            answered_at=NOW - timedelta(days=1), quiet_until=until, tenant="t",
+        ))
+
+
 def test_the_driver_query_finds_what_a_connection_finds(
     make_app: Callable[..., Flask], database_url: str
 ) -> None:
     """The quieting lookup on the driver: same rows, same datetime comparison, both backends."""
     engine = make_app(database_url=database_url, dev_mode=True).extensions["cds_db"]
-    now = datetime(2026, 11, 25, 12, tzinfo=UTC)
+    now = NOW
     quiets = [  # (card, patient key, kind, quiet until)
         ("a", "k1", "lsb-suggestion", now + timedelta(days=1)),
         ("b", "k1", "lsb-suggestion", now + timedelta(days=2)),  # the same kind twice
@@ -70,18 +90,8 @@ def test_the_driver_query_finds_what_a_connection_finds(
         ("d", "k1", "lsb-referral", now),  # ends now: no longer quiet
         ("e", "k2", "lsb-confirm-indication", now + timedelta(days=1)),  # another patient
     ]
-    with Session(engine) as session, session.begin():
-        for uuid, key, kind, until in quiets:
-            session.add(IssuedCard(
-                uuid=uuid, service_id="lsb-order-select", hook_instance="h", kind=kind,
-                suggestion_uuids=[], override_reasons=[], issuer=None, tenant="t",
-                issued_at=now - timedelta(days=1), patient_key=key,
-            ))
-            session.flush()
-            session.add(QuietedCard(
-                card_uuid=uuid, patient_key=key, kind=kind, reason_code="r",
-                answered_at=now - timedelta(days=1), quiet_until=until, tenant="t",
-            ))
+    for uuid, key, kind, until in quiets:
+        _quiet(engine, uuid, key, kind, until)
     query = DriverQuery(engine, QUIETED_KINDS)
     for key in ("k1", "k2", "k3"):
         params = {"key": key, "now": now}
@@ -92,22 +102,6 @@ def test_the_driver_query_finds_what_a_connection_finds(
         "lsb-series", "lsb-suggestion"
     ]
 
-
-NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
-
-
-def _quiet(engine: Engine, uuid: str, key: str, kind: str) -> None:
-    with Session(engine) as session, session.begin():
-        session.add(IssuedCard(
-            uuid=uuid, service_id="lsb-order-select", hook_instance="h", kind=kind,
-            suggestion_uuids=[], override_reasons=[], issuer=None, tenant="t",
-            issued_at=NOW - timedelta(days=1), patient_key=key,
-        ))
-        session.flush()
-        session.add(QuietedCard(
-            card_uuid=uuid, patient_key=key, kind=kind, reason_code="r",
-            answered_at=NOW - timedelta(days=1), quiet_until=NOW + timedelta(days=1), tenant="t",
-        ))
 
 
 def _sqlite_lookup(make_app: Callable[..., Flask], folder: Any) -> tuple[DriverQuery, list[int]]:
