@@ -15,17 +15,17 @@ The app is built once in the arbiter (`preload`), so each worker starts with the
 card templates and FHIR models loaded and warmed, then forks: the first call to a worker costs
 what any other call costs.
 
-On SIGTERM a worker takes the connections the kernel has already queued for it, closes its
-listening socket, answers the calls on connections open (each then closed), and exits within
-`graceful_timeout`: behind a proxy, a new connection to a stopping instance is refused (which
-the proxy retries elsewhere) rather than accepted late and reset.
+On SIGTERM a worker takes the connections the kernel has already queued, closes its copy of
+the listening socket, answers the calls on connections open (each then closed), and exits
+within `graceful_timeout`: behind a proxy, once every worker of a stopping instance has closed
+the socket, a new connection is refused (which the proxy retries elsewhere) rather than
+accepted late and reset.
 
-Each worker listens on its own socket (SO_REUSEPORT) and the kernel spreads new connections
-across them. With one socket shared by all workers, the worker that is already busy tends to
-win every accept: an EHR's 8 keep-alive connections all landed on one worker about one run in
-three, and that one core did all the work while the other idled. SO_REUSEPORT would also let a
-second copy of the service quietly share the port, so `run` first checks that the address is
-free and refuses to start if it is not.
+The workers accept from one listening socket, and spread its connections evenly: a worker
+takes a new connection only while it holds no more open connections than any other (see
+`balance.py`). Keep-alive connections stay with the worker that accepted them, so an EHR's few
+connections would otherwise leave cores idle. `run` first checks that the address is free and
+refuses to start if it is not.
 """
 
 from __future__ import annotations
@@ -42,7 +42,10 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from cds_service.balance import TICK_S, ConnectionBalance
+
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+RECHECK_S = 0.005  # how often a worker holding back looks whether it is its turn
 
 
 def cooperative() -> None:
@@ -120,9 +123,39 @@ def run(
     """Serves `app` (already built: preloaded) until stopped. Call `cooperative()` first.
     `on_worker_start` runs in each worker after the fork, before it accepts a connection;
     `on_worker_exit` as it stops (e.g. to write what it holds)."""
+    import gevent
+    from gevent.server import StreamServer
     from gunicorn.app.base import BaseApplication
     from gunicorn.workers.base_async import AsyncWorker
     from gunicorn.workers.ggevent import GeventWorker
+
+    balance = ConnectionBalance(options.workers)  # before the fork: the workers share it
+
+    class BalancedServer(StreamServer):  # type: ignore[misc]  # gevent's types are partial
+        """Accepts only while this worker holds no more connections than any other; else
+        stops accepting, and looks again every RECHECK_S."""
+
+        draining = False  # on SIGTERM: take whatever is queued, fair or not
+        holding = False
+
+        def do_read(self) -> Any:
+            if not self.draining and not balance.may_accept():
+                if not self.holding:
+                    self.holding = True
+                    self.stop_accepting()
+                    gevent.spawn(self._accept_when_fair)
+                return None
+            accepted = super().do_read()
+            if accepted:
+                balance.opened()
+            return accepted
+
+        def _accept_when_fair(self) -> None:
+            while not (self.closed or self.draining or balance.may_accept()):
+                gevent.sleep(RECHECK_S)
+            self.holding = False
+            if not (self.closed or self.draining):
+                self.start_accepting()
 
     class Worker(GeventWorker):
         servers: tuple[Any, ...] = ()
@@ -130,14 +163,13 @@ def run(
         def run(self) -> None:
             # gunicorn's GeventWorker.run, keeping its servers so that a SIGTERM can stop
             # accepting at once (handle_exit).
-            import gevent
             from gevent.pool import Pool
-            from gevent.server import StreamServer
 
+            balanced = self.cfg.workers > 1 and balance.join()
             servers = []
             for sock in self.sockets:
                 sock.setblocking(1)
-                server = StreamServer(
+                server = (BalancedServer if balanced else StreamServer)(
                     sock,
                     handle=partial(self.handle, ListenerName(sock)),
                     spawn=Pool(self.worker_connections),
@@ -147,9 +179,15 @@ def run(
                 server.start()
                 servers.append(server)
             self.servers = tuple(servers)
+            if balanced:
+                self.log.info("Worker %s accepting in turn with the others", self.pid)
             while self.alive:
                 self.notify()
-                gevent.sleep(1.0)
+                for _ in range(int(1.0 / TICK_S)):
+                    balance.tick()
+                    gevent.sleep(TICK_S)
+                    if not self.alive:
+                        break
             self.stop_accepting()
             # The calls in progress finish, within graceful_timeout.
             deadline = time.monotonic() + self.cfg.graceful_timeout
@@ -175,9 +213,11 @@ def run(
             gevent.spawn(self.stop_accepting)
 
         def stop_accepting(self) -> None:
+            balance.leave()  # the others no longer wait for this worker to take its turn
             for server in self.servers:
                 if server.closed:
                     continue
+                server.draining = True
                 # The kernel completes handshakes on its own: a connection it queued since the
                 # loop last polled would be reset by the close, after the proxy sent its call.
                 # Taking each one first leaves a gap of one system call, not of the calls the
@@ -194,7 +234,10 @@ def run(
             # gevent's worker makes each connection blocking without limit; a read timeout
             # instead closes a connection whose body stops arriving.
             client.settimeout(options.read_timeout)
-            AsyncWorker.handle(self, listener, client, addr)
+            try:
+                AsyncWorker.handle(self, listener, client, addr)
+            finally:
+                balance.closed()
 
         def handle_request(self, listener_name: Any, req: Any, sock: Any, addr: Any) -> Any:
             try:
@@ -223,9 +266,9 @@ def run(
             self.cfg.set("timeout", options.timeout)
             self.cfg.set("graceful_timeout", options.graceful_timeout)
             self.cfg.set("preload_app", True)
-            self.cfg.set("reuse_port", True)  # one listening socket per worker: see above
+            self.cfg.set("reuse_port", False)  # one listening socket, spread evenly: see above
             self.cfg.set("control_socket_disable", True)  # unused; one shared path per user
-            self.cfg.set("child_exit", _forget_worker_metrics)
+            self.cfg.set("child_exit", partial(_worker_gone, balance))
             if on_worker_start is not None:
                 self.cfg.set("post_worker_init", lambda _worker: on_worker_start())
             if on_worker_exit is not None:
@@ -251,8 +294,8 @@ ACCESS_FORMAT = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
 
 def _logger_class(log_format: str) -> type:
     """gunicorn's logger, in the service's format, and with its start line naming the
-    addresses: with a socket per worker (SO_REUSEPORT) the master holds none, and gunicorn
-    would print `Listening at:  (pid)`."""
+    addresses as the docs show them (`Listening at: http://HOST:PORT, http://HOST:PORT (pid)`)
+    whatever gunicorn itself would print there."""
     from gunicorn.glogging import Logger
 
     from cds_service.logs import formatter
@@ -264,7 +307,7 @@ def _logger_class(log_format: str) -> type:
 
             def name_addresses(record: logging.LogRecord) -> bool:
                 args = record.args
-                if record.msg == LISTENING and isinstance(args, tuple) and not args[0]:
+                if record.msg == LISTENING and isinstance(args, tuple) and args:
                     record.args = (addresses, *args[1:])
                 return True
 
@@ -309,7 +352,8 @@ class AddressInUse(OSError):
 
 def check_free(host: str, port: int) -> None:
     """Raises AddressInUse if something listens on host:port already (another copy of the
-    service included: a bind without SO_REUSEPORT fails where theirs succeeded)."""
+    service included): one line at once, where gunicorn would retry for five seconds and then
+    stop with its own message."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is not "in use"
@@ -319,7 +363,9 @@ def check_free(host: str, port: int) -> None:
             raise AddressInUse(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
-def _forget_worker_metrics(_server: Any, worker: Any) -> None:
+def _worker_gone(balance: ConnectionBalance, _server: Any, worker: Any) -> None:
+    """In the arbiter, when a worker has exited: its connections and its metric files go."""
+    balance.leave(worker.pid)
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
 

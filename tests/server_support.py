@@ -48,16 +48,20 @@ def fetching_call(fhir_server: str) -> dict[str, Any]:
     return body
 
 
-def _listening_inodes(port: int) -> list[str]:
-    """The inodes of the IPv4 TCP sockets listening on `port` (Linux /proc/net/tcp)."""
-    listening = "0A"
+def _inodes(port: int, state: str) -> list[str]:
+    """The inodes of the IPv4 TCP sockets on local `port` in `state` (Linux /proc/net/tcp:
+    0A listening, 01 established)."""
     with open("/proc/net/tcp", encoding="ascii") as table:
         next(table)  # the header
         return [
             fields[9]
             for line in table
-            if (fields := line.split())[1].endswith(f":{port:04X}") and fields[3] == listening
+            if (fields := line.split())[1].endswith(f":{port:04X}") and fields[3] == state
         ]
+
+
+def _listening_inodes(port: int) -> list[str]:
+    return _inodes(port, "0A")
 
 
 def listening_sockets(port: int) -> int:
@@ -66,14 +70,40 @@ def listening_sockets(port: int) -> int:
 
 
 def listener_pids(port: int) -> set[int]:
-    """The processes holding a socket that listens on `port` (Linux /proc): a server's workers."""
-    inodes = _listening_inodes(port)
+    """The processes holding a socket that listens on `port` (Linux /proc): a server's arbiter
+    and workers."""
+    return set(_holders(_listening_inodes(port)))
+
+
+def connections_per_process(port: int) -> dict[int, int]:
+    """How many connections to local `port` each process holds open (its accepted sockets)."""
+    return _holders(_inodes(port, "01"))
+
+
+def _holders(inodes: list[str]) -> dict[int, int]:
+    """Process id -> how many of these socket inodes it holds."""
     wanted = {f"socket:[{inode}]" for inode in inodes}
-    pids = set()
+    held: dict[int, int] = {}
     for fd_dir in Path("/proc").glob("[0-9]*/fd"):
         try:
-            if any(os.readlink(fd) in wanted for fd in fd_dir.iterdir()):
-                pids.add(int(fd_dir.parent.name))
+            count = sum(os.readlink(fd) in wanted for fd in fd_dir.iterdir())
         except OSError:  # a process that ended meanwhile, or not ours to read
             continue
-    return pids
+        if count:
+            held[int(fd_dir.parent.name)] = count
+    return held
+
+
+def worker_pids(port: int) -> set[int]:
+    """The server's workers on `port`: the listening processes whose parent (the arbiter, which
+    holds the socket too) listens on it as well."""
+    listening = listener_pids(port)
+    return {pid for pid in listening if _parent(pid) in listening}
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return int(stat.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None

@@ -18,11 +18,12 @@ import requests
 from jwt_helpers import TestIssuer, write_trusted_clients
 from server_support import (
     connect,
+    connections_per_process,
     fetching_call,
-    listener_pids,
     listening_sockets,
     read_until_closed,
     silent_fhir_server,
+    worker_pids,
 )
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -70,15 +71,29 @@ def test_a_connection_whose_request_arrives_later_is_served_within_one_round() -
     assert served.index("waiting") <= len(busy)
 
 
-def test_each_worker_listens_on_its_own_socket() -> None:
-    """SO_REUSEPORT: the kernel spreads connections across the workers' sockets, instead of
-    the busiest worker winning every accept on one shared socket."""
+def test_a_burst_of_connections_is_spread_evenly_over_the_workers(tmp_path: Path) -> None:
+    """Left to the kernel, the worker already running takes every connection of a burst, or a
+    hash of the addresses puts them all on one worker one time in eight; keep-alive connections
+    then stay there while the other cores idle."""
     port = free_port()
-    with served({"CDS_DEV_MODE": "1"}, port=port, workers=2):
-        deadline = time.monotonic() + 60  # the second worker may still be starting
-        while listening_sockets(port) < 2 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert listening_sockets(port) == 2
+    log = tmp_path / "service.log"
+    with served({"CDS_DEV_MODE": "1"}, port=port, workers=2, log_path=log) as url:
+        deadline = time.monotonic() + 60  # a bound for a hung start, not a speed to meet
+        while log.read_text(encoding="utf-8").count("accepting in turn") < 2:
+            assert time.monotonic() < deadline, log.read_text(encoding="utf-8")[-3000:]
+            time.sleep(0.05)
+        clients = [connect(url) for _ in range(4)]  # opened at once, before any is served
+        try:
+            for sock in clients:
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: cds\r\n\r\n")
+            for sock in clients:
+                assert sock.recv(4096).startswith(b"HTTP/1.1 200")  # each accepted, kept open
+            held = connections_per_process(port)
+            assert set(held) == worker_pids(port)
+            assert sorted(held.values()) == [2, 2]
+        finally:
+            for sock in clients:
+                sock.close()
 
 
 def test_a_second_copy_on_a_port_in_use_refuses_to_start(tmp_path: Path) -> None:
@@ -93,7 +108,7 @@ def test_a_second_copy_on_a_port_in_use_refuses_to_start(tmp_path: Path) -> None
         )
         assert second.returncode == 2
         assert f"cannot start: cannot listen on 127.0.0.1:{port}" in second.stderr
-        assert listening_sockets(port) == 1  # the first copy's one worker, alone
+        assert listening_sockets(port) == 1  # the first copy's socket, alone
         assert requests.get(url + "/healthz", timeout=10).status_code == 200
 
 
@@ -103,7 +118,7 @@ def test_a_call_the_kernel_queued_when_a_sigterm_arrives_is_answered_not_reset()
     resend a POST). The worker is paused so that the connection waits in the queue."""
     port = free_port()
     with served({"CDS_DEV_MODE": "1"}, port=port) as url:
-        (worker,) = listener_pids(port)
+        (worker,) = worker_pids(port)
         os.kill(worker, signal.SIGSTOP)
         try:
             sock = connect(url)
