@@ -181,13 +181,10 @@ def run(
             self.servers = tuple(servers)
             if balanced:
                 self.log.info("Worker %s accepting in turn with the others", self.pid)
-            while self.alive:
+            while self.alive:  # the arbiter's heartbeat and the balance's, one loop
                 self.notify()
-                for _ in range(int(1.0 / TICK_S)):
-                    balance.tick()
-                    gevent.sleep(TICK_S)
-                    if not self.alive:
-                        break
+                balance.tick()
+                gevent.sleep(TICK_S)
             self.stop_accepting()
             # The calls in progress finish, within graceful_timeout.
             deadline = time.monotonic() + self.cfg.graceful_timeout
