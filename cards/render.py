@@ -18,6 +18,7 @@ from typing import Any
 import jinja2
 import yaml
 
+from cards.reasons import list_name, reason_words, source_name
 from cds_service.decisions import CardDecision
 from cds_service.facts.dosage import Dose
 from cds_service.knowledge import Interval
@@ -64,6 +65,9 @@ def _environment() -> jinja2.Environment:
     env.filters["clock"] = lambda t: f"{t:%H:%M}"
     env.filters["utc_offset"] = utc_offset
     env.filters["names_within"] = names_within
+    env.filters["reason"] = reason_words
+    env.filters["list_name"] = list_name
+    env.filters["source_name"] = source_name
     env.globals["wording"] = lambda: common()
     return env
 

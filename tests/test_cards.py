@@ -9,6 +9,7 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from cards.render import SUMMARY_LIMIT, escape_markdown
+from cds_service.facts.extract import MEDICATION_KEYS
 
 from fixture_files import card_kind, fixture_request, service_for
 
@@ -73,7 +74,9 @@ def test_what_a_clinician_reads_has_no_record_ids_or_match_methods(client: Flask
         assert "(antiplatelet)" not in text and "(anticoagulant)" not in text
         evidence = card["extension"]["urn:lsb-cds-service:evidence"]
         assert evidence["indications"][0]["reference"].startswith("Condition/f")
+        assert evidence["indications"][0]["list"] == "conditions"  # the prefetch key
         assert evidence["drugs"][0]["records"][0]["matchedBy"]
+        assert evidence["drugs"][0]["records"][0]["list"] in MEDICATION_KEYS
 
 
 def test_suggestion_offers_the_draft_order_and_a_referral(client: FlaskClient) -> None:

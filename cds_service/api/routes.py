@@ -13,6 +13,7 @@ from flask.signals import Namespace
 from marshmallow import ValidationError
 
 from cards import render_card
+from cards.reasons import reason_words
 from cds_service import services
 from cds_service.api.errors import CdsError
 from cds_service.api.json_body import read_json_body
@@ -85,7 +86,7 @@ def call_service(service_id: str) -> dict[str, Any]:
         raise CdsError(
             412,
             "Required data could not be obtained from prefetch or the FHIR server.",
-            exc.problems,
+            {where: reason_words(reason) for where, reason in exc.problems.items()},
         ) from None
     # The release, with the clinic's protocol checked at start-up where one is configured.
     knowledge: Knowledge = current_app.extensions["cds_knowledge"]

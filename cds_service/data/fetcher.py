@@ -42,6 +42,7 @@ from cds_service.data.prefetch import next_link, render_template
 from cds_service.data.record import Gap, PatientRecord, Resource
 from cds_service.hook_call import HookCall
 from cds_service.metrics import FHIR_FETCHES
+from cds_service.reasons import Reason
 from cds_service.terminology import as_list
 
 log = logging.getLogger(__name__)
@@ -166,7 +167,8 @@ class FhirRecordFetcher:
             else:
                 url, pages_before[key] = self._search_url(templates[key], call, query), 0
             if url is None:
-                record.gaps[key] = Gap(key, FailureKind.NO_QUERY.value, omitted=gap.omitted)
+                no_query = Failure(FailureKind.NO_QUERY).reason
+                record.gaps[key] = Gap(key, no_query, omitted=gap.omitted)
                 continue
             jobs[key] = _bind(self._follow, query, url, pages_before[key])
         results = self._run(jobs, query.deadline)
@@ -228,12 +230,8 @@ class FhirRecordFetcher:
         if pages.next_url:
             record.next_pages[key] = pages.next_url
         cap = self.settings.fhir_max_pages
-        why = (
-            pages.failure.reason
-            if pages.failure
-            else f"the service reads at most {cap} page{'' if cap == 1 else 's'} of a list"
-        )
-        record.gaps[key] = Gap(key, f"only {_pages_text(read)} could be read: {why}", partial=True)
+        why = pages.failure.reason if pages.failure else Reason.of("page-cap", cap=cap)
+        record.gaps[key] = Gap(key, Reason.of("pages-read", pages=read, because=why), partial=True)
 
     # ------------------------------------------------------------------ Medications
     def _read_medications(self, record: PatientRecord, call: HookCall, query: Query) -> list[str]:
@@ -339,9 +337,9 @@ def _request_time(budget_s: float) -> float:
 
 def refuse_all(record: PatientRecord) -> None:
     """The server may not be contacted: every gap stays, and says why it was not filled."""
-    refused = FailureKind.NOT_ALLOWED.value
+    refused = Failure(FailureKind.NOT_ALLOWED).reason
     for key, gap in list(record.gaps.items()):
-        reason = f"only its first page could be read: {refused}" if gap.partial else refused
+        reason = Reason.of("pages-read", pages=1, because=refused) if gap.partial else refused
         record.gaps[key] = Gap(key, reason, partial=gap.partial, omitted=gap.omitted)
 
 
@@ -389,10 +387,6 @@ def _bind(function: Callable[..., T], *args: Any) -> Callable[[], T]:
 def _stopped(pages: Pages, next_url: str, failure: Failure | None) -> Pages:
     pages.next_url, pages.failure = next_url, failure
     return pages
-
-
-def _pages_text(count: int) -> str:
-    return "its first page" if count == 1 else f"its first {count} pages"
 
 
 def _outcome(pages: Pages) -> str:

@@ -33,6 +33,8 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
+from cds_service.reasons import Reason
+
 # urllib3 logs each request line (with the patient id in the query) at DEBUG: keep it quiet.
 logging.getLogger("urllib3").setLevel(logging.WARNING)
 
@@ -45,22 +47,25 @@ MIN_REQUEST_S = 0.01  # not worth starting a request (or a retry wait) with less
 
 
 class FailureKind(Enum):
-    TIMEOUT = "the EHR's FHIR server did not answer in time"
-    UNREACHABLE = "the EHR's FHIR server could not be reached"
-    TLS = "the EHR's FHIR server's certificate could not be verified"
-    UNAUTHORIZED = "the EHR's FHIR server refused access (HTTP 401)"
-    FORBIDDEN = "the EHR's FHIR server denied access (HTTP 403)"
-    THROTTLED = "the EHR's FHIR server was too busy to answer (HTTP 429)"
-    SERVER_ERROR = "the EHR's FHIR server failed to answer (HTTP {status})"
-    REJECTED = "the EHR's FHIR server rejected the query (HTTP {status})"
-    REDIRECTED = "the EHR's FHIR server redirected the query elsewhere, which is not followed"
-    INVALID = "the EHR's FHIR server's answer was not a FHIR search result"
-    TOO_LARGE = "the EHR's FHIR server's answer was larger than the service accepts"
-    NOT_ALLOWED = "the FHIR server named in the request is not one this service may contact"
-    FOREIGN_LINK = "its next page is at an address this service may not contact"
-    OTHER_PATIENT = "the EHR's FHIR server returned records of another patient"
-    NO_QUERY = "the query for it needs data this hook call does not carry"
-    UNREADABLE = "the service could not process the EHR's FHIR server's answer"
+    """Why a request to the EHR's FHIR server gave no usable answer: the value is the code of
+    its words in cards/reasons.yaml."""
+
+    TIMEOUT = "fhir-timeout"
+    UNREACHABLE = "fhir-unreachable"
+    TLS = "fhir-certificate"
+    UNAUTHORIZED = "fhir-unauthorized"
+    FORBIDDEN = "fhir-forbidden"
+    THROTTLED = "fhir-throttled"
+    SERVER_ERROR = "fhir-server-error"
+    REJECTED = "fhir-rejected"
+    REDIRECTED = "fhir-redirected"
+    INVALID = "fhir-not-a-bundle"
+    TOO_LARGE = "fhir-too-large"
+    NOT_ALLOWED = "fhir-not-allowed"
+    FOREIGN_LINK = "fhir-foreign-link"
+    OTHER_PATIENT = "fhir-other-patient"
+    NO_QUERY = "no-query"
+    UNREADABLE = "fhir-unreadable"
 
 
 @dataclass(frozen=True)
@@ -69,8 +74,10 @@ class Failure:
     status: int | None = None  # the HTTP status, when there was one
 
     @property
-    def reason(self) -> str:
-        return self.kind.value.format(status=self.status)
+    def reason(self) -> Reason:
+        if self.status is None:
+            return Reason(self.kind.value)
+        return Reason.of(self.kind.value, status=self.status)
 
     @property
     def sent_request(self) -> bool:

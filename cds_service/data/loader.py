@@ -7,6 +7,7 @@ from typing import Protocol
 from cds_service.data.prefetch import read_prefetch
 from cds_service.data.record import PatientRecord
 from cds_service.hook_call import HookCall
+from cds_service.reasons import Reason
 
 
 class RecordFetcher(Protocol):
@@ -19,7 +20,7 @@ class RecordFetcher(Protocol):
 class DataUnavailable(Exception):
     """Required data could be obtained neither from prefetch nor from the FHIR server."""
 
-    def __init__(self, problems: dict[str, str]) -> None:
+    def __init__(self, problems: dict[str, Reason]) -> None:
         super().__init__("required data unavailable")
         self.problems = problems
 

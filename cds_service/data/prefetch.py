@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cds_service.data.record import Gap, PatientRecord
+from cds_service.reasons import Reason
 from cds_service.terminology import as_list
 
 TOKEN = re.compile(r"\{\{\s*([A-Za-z.]+)\s*\}\}")
@@ -53,7 +54,7 @@ def read_prefetch(
     prefetch = prefetch or {}
     for key in templates:
         if key not in prefetch:
-            record.gaps[key] = Gap(key, "not provided by the EHR", omitted=True)
+            record.gaps[key] = Gap(key, Reason("not-provided"), omitted=True)
             continue
         value = prefetch[key]
         if value is None:
@@ -61,12 +62,12 @@ def read_prefetch(
             continue
         kind = value.get("resourceType") if isinstance(value, dict) else None
         if kind == "OperationOutcome":
-            record.gaps[key] = Gap(key, "the EHR reported an error when it fetched it")
+            record.gaps[key] = Gap(key, Reason("prefetch-error"))
         elif kind == "Bundle" and isinstance(value.get("entry", []), list):
             record.add_bundle_entries(key, value)
             if url := next_link(value):
                 record.next_pages[key] = url
-                record.gaps[key] = Gap(key, "only its first page was provided", partial=True)
+                record.gaps[key] = Gap(key, Reason("prefetch-first-page-only"), partial=True)
         else:
-            record.gaps[key] = Gap(key, "it was not a FHIR Bundle")
+            record.gaps[key] = Gap(key, Reason("prefetch-not-a-bundle"))
     return record

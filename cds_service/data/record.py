@@ -8,6 +8,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl
 
+from cds_service.reasons import Reason
 from cds_service.terminology import as_list
 
 Resource = dict[str, Any]
@@ -31,7 +32,7 @@ class Gap:
     """Data the service needed for a prefetch key and could not obtain (or only in part)."""
 
     key: str
-    reason: str  # general terms, safe to show a clinician: no token, no patient identifier
+    reason: Reason  # worded in cards/reasons.yaml: no token, no patient identifier
     partial: bool = False  # some resources were read, the rest (further pages) were not
     omitted: bool = False  # the EHR did not send the key at all (it never tried)
 

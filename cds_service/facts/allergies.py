@@ -13,6 +13,7 @@ from cds_service.data.validation import validation_error
 from cds_service.facts.model import AllergyFact, Origin, Problem
 from cds_service.knowledge import Knowledge
 from cds_service.knowledge.base import CodeGroup
+from cds_service.reasons import Reason, invalid
 from cds_service.terminology import (
     CodeKey,
     as_list,
@@ -22,7 +23,7 @@ from cds_service.terminology import (
     first_code,
 )
 
-WHERE = "allergy list"
+WHERE = "allergies"  # the prefetch key
 
 
 def _counts(allergy: Resource, kn: Knowledge) -> bool:
@@ -71,7 +72,7 @@ def read_allergies(
         substances, reactions = _reaction_texts(allergy)
         text = " | ".join(t for t in (concept_text(code), *substances) if t)
         if not keys and not text:
-            problems.append(Problem(origin.reference, "it names no substance", False, "allergies"))
+            problems.append(Problem(origin.reference, Reason("no-substance"), False, "allergies"))
             continue
         matched = [
             (g, _how(g, keys, concept_text(code)))
@@ -80,8 +81,8 @@ def read_allergies(
         ]
         if not matched:
             continue
-        if error := validation_error(allergy):
-            problems.append(Problem(origin.reference, error, False, "allergies"))  # shown anyway
+        if error := validation_error(allergy):  # shown all the same
+            problems.append(Problem(origin.reference, invalid(error), False, "allergies"))
         criticality = allergy.get("criticality")
         for group, how in matched:
             found.append(

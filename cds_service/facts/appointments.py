@@ -19,11 +19,11 @@ from cds_service.facts import orders
 from cds_service.facts.model import Problem
 from cds_service.fhir_time import parse_instant
 from cds_service.knowledge import Knowledge
+from cds_service.reasons import Reason
 from cds_service.terminology import as_list, codings, concept_label, concept_text
 
 SERVICE_REQUESTS = "serviceRequests"
 SCHEDULED = "scheduledAppointments"  # the patient's appointments already in the schedule
-SCHEDULE_NAME = "the appointments already in the schedule"
 
 
 @dataclass(frozen=True)
@@ -100,15 +100,14 @@ def _unread_order(reference: str, unread: list[str], record: PatientRecord) -> P
     why = (
         gap.reason
         if gap
-        else f"{entries} of the patient's service requests could not be read"
+        else Reason.of("service-requests-unreadable", entries=entries)
         if entries
-        else "it is not among the patient's service requests"
+        else Reason("not-a-service-request")
     )
     # Not a medication problem: the drugs on record were checked all the same.
     return Problem(
         reference,
-        f"it is based on {', '.join(unread)}, which could not be read ({why}): "
-        "whether it books a lumbar sympathetic block is not known",
+        Reason.of("order-unread", orders=", ".join(unread), because=why),
         affects_medications=False,
         topic="appointments",
     )
@@ -199,16 +198,15 @@ def read_scheduled(
     if gap := record.gaps.get(SCHEDULED):
         problems.append(
             Problem(
-                SCHEDULE_NAME,
-                f"{gap.reason}, so the spacing of the blocks booked now from blocks already "
-                "in the schedule could not be checked",
+                SCHEDULED,
+                Reason.of("schedule-unread", because=gap.reason),
                 affects_medications=False,
                 topic="schedule",
             )
         )
     if entries := record.unreadable.get(SCHEDULED):
         problems.append(
-            Problem(SCHEDULE_NAME, "", affects_medications=False, topic="schedule", entries=entries)
+            Problem(SCHEDULED, None, affects_medications=False, topic="schedule", entries=entries)
         )
     blocks: list[AppointmentFact] = []
     for appointment in record.resources.get(SCHEDULED, ()):
@@ -226,8 +224,7 @@ def read_scheduled(
                 problems.append(
                     Problem(
                         reference,
-                        "a block in the schedule whose status could not be read: its "
-                        "spacing from the blocks booked now was not checked",
+                        Reason("schedule-status-unread"),
                         affects_medications=False,
                         topic="schedule",
                     )
@@ -243,8 +240,7 @@ def read_scheduled(
                 problems.append(
                     Problem(
                         reference,
-                        "a block already in the schedule whose start could not be read: its "
-                        "spacing from the blocks booked now was not checked",
+                        Reason("schedule-start-unread"),
                         affects_medications=False,
                         topic="schedule",
                     )

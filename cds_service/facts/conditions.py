@@ -9,9 +9,10 @@ from cds_service.data.validation import validation_error
 from cds_service.facts.model import AmputationFact, IndicationFact, Origin, Problem, SupportFact
 from cds_service.knowledge import Knowledge
 from cds_service.knowledge.body_sites import combined_side
+from cds_service.reasons import invalid
 from cds_service.terminology import Code, as_list, codings, concept_label, first_code
 
-WHERE = "problem list"
+WHERE = "conditions"  # the prefetch key
 
 
 def is_current(condition: Resource, kn: Knowledge) -> bool:
@@ -75,7 +76,7 @@ def read_conditions(
             continue  # cheap path: most conditions are irrelevant and never validated
         origin = Origin(f"Condition/{condition.get('id', '?')}", WHERE)
         if error := validation_error(condition):
-            problems.append(Problem(origin.reference, error, affects_medications=False))
+            problems.append(Problem(origin.reference, invalid(error), affects_medications=False))
             continue
         if not is_current(condition, kn):
             continue

@@ -13,16 +13,16 @@ from cds_service.facts.procedures import read_procedures
 from cds_service.hook_call import HookCall
 from cds_service.knowledge import Knowledge
 
-# What each prefetch key holds, in the words a clinician reads on a card.
-LIST_NAMES = {
-    "conditions": "problem list",
-    "medicationStatements": "medication list",
-    "medicationRequests": "prescriptions",
-    "procedures": "procedure history",
-    "completedServiceRequests": "completed orders",
-    "allergies": "allergy list",
-    "observations": "laboratory results",
-}
+# The lists whose records are read (their words are in cards/reasons.yaml).
+LISTS = (
+    "conditions",
+    "medicationStatements",
+    "medicationRequests",
+    "procedures",
+    "completedServiceRequests",
+    "allergies",
+    "observations",
+)
 # The topic of a list that could not be read, for the data-quality card's words.
 TOPICS = {
     "procedures": "procedures",
@@ -31,7 +31,7 @@ TOPICS = {
     "observations": "labs",
 }
 MEDICATION_KEYS = ("medicationStatements", "medicationRequests")
-DRAFTS = "orders in this session"
+DRAFTS = "draftOrders"  # the hook context field
 
 
 def extract_facts(call: HookCall, record: PatientRecord, kn: Knowledge) -> Facts:
@@ -45,7 +45,7 @@ def extract_facts(call: HookCall, record: PatientRecord, kn: Knowledge) -> Facts
     _read_history(facts, record, kn)
 
     history = [
-        (resource, LIST_NAMES[key])
+        (resource, key)
         for key in MEDICATION_KEYS
         for resource in record.resources.get(key, ())
     ]
@@ -63,10 +63,9 @@ def extract_facts(call: HookCall, record: PatientRecord, kn: Knowledge) -> Facts
     facts.problems += problems
 
     for key, gap in record.gaps.items():
-        name = LIST_NAMES.get(key, key)
         facts.problems.append(
             Problem(
-                f"the {name}",
+                key,
                 gap.reason,
                 affects_medications=key in MEDICATION_KEYS,
                 topic=TOPICS.get(key),
@@ -76,11 +75,11 @@ def extract_facts(call: HookCall, record: PatientRecord, kn: Knowledge) -> Facts
     # Entries of a list that could not be read: said as a whole unreadable list is, so a
     # missing drug or indication never reads as "none on record".
     for key, count in record.unreadable.items():
-        if key in LIST_NAMES:
+        if key in LISTS:
             facts.problems.append(
                 Problem(
-                    f"the {LIST_NAMES[key]}",
-                    "",
+                    key,
+                    None,
                     affects_medications=key in MEDICATION_KEYS,
                     topic=TOPICS.get(key),
                     entries=count,
@@ -106,7 +105,7 @@ def extract_facts(call: HookCall, record: PatientRecord, kn: Knowledge) -> Facts
 def _read_history(facts: Facts, record: PatientRecord, kn: Knowledge) -> None:
     """Past procedures, allergies and lab results: what the block's pathway needs."""
     done = [
-        (resource, LIST_NAMES[key])
+        (resource, key)
         for key in ("procedures", "completedServiceRequests")
         for resource in record.resources.get(key, ())
     ]

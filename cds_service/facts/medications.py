@@ -20,6 +20,7 @@ from cds_service.facts.dosage import Dosage, read_dosage, stop_date
 from cds_service.facts.model import DrugFact, Origin, Problem, Stop, SupportFact
 from cds_service.knowledge import Drug, DrugMatch, Knowledge
 from cds_service.knowledge.base import CodeGroup
+from cds_service.reasons import Reason, invalid
 from cds_service.terminology import CodeKey, codings, concept_texts
 
 
@@ -30,24 +31,24 @@ class MedicationConcept:
     label: str  # the phrase shown on a card
 
 
-def medication_concept(resource: Resource, record: PatientRecord) -> MedicationConcept | str:
+def medication_concept(resource: Resource, record: PatientRecord) -> MedicationConcept | Reason:
     """The coded medication of a statement or request, or why it cannot be read."""
     concept = resource.get("medicationCodeableConcept")
     if concept is None and "medicationReference" in resource:
         reference = resource["medicationReference"]
         ref = reference.get("reference") if isinstance(reference, dict) else None
         if not isinstance(ref, str):
-            return "its medicationReference has no reference"
+            return Reason("no-medication-reference")
         medication = record.medication(ref, resource)
         if medication is None:
-            return "the Medication it refers to could not be read"
+            return Reason("medication-unread")
         concept = medication.get("code")
     if not isinstance(concept, dict):
-        return "it names no medication"
+        return Reason("no-medication")
     keys = tuple((c["system"], c["code"]) for c in codings(concept))
     texts = concept_texts(concept)
     if not keys and not texts:
-        return "its medication has neither a code nor text"
+        return Reason("medication-uncoded")
     return MedicationConcept(keys, " | ".join(texts), texts[0] if texts else "")
 
 
@@ -94,9 +95,9 @@ class ConceptReader:
     def __init__(self, record: PatientRecord, kn: Knowledge) -> None:
         self._record = record
         self._kn = kn
-        self._read: dict[bytes, ConceptReading | str] = {}
+        self._read: dict[bytes, ConceptReading | Reason] = {}
 
-    def __call__(self, resource: Resource) -> ConceptReading | str:
+    def __call__(self, resource: Resource) -> ConceptReading | Reason:
         inline = resource.get("medicationCodeableConcept")
         if not isinstance(inline, dict):  # a reference, or nothing: read as it is
             return self._read_one(resource)
@@ -108,9 +109,9 @@ class ConceptReader:
             self._read[key] = self._read_one(resource)
         return self._read[key]
 
-    def _read_one(self, resource: Resource) -> ConceptReading | str:
+    def _read_one(self, resource: Resource) -> ConceptReading | Reason:
         concept = medication_concept(resource, self._record)
-        return concept if isinstance(concept, str) else read_concept(concept, self._kn)
+        return concept if isinstance(concept, Reason) else read_concept(concept, self._kn)
 
 
 def _counts(resource: Resource, kn: Knowledge) -> bool | None:
@@ -238,7 +239,7 @@ def read_medications(
         if resource.get("status") == "entered-in-error":
             continue
         reading = read(resource)
-        if isinstance(reading, str):
+        if isinstance(reading, Reason):
             problems.append(Problem(origin.reference, reading))
             continue
         concept = reading.concept
@@ -261,8 +262,8 @@ def read_medications(
             ended = stop_date(resource)
         if matches and dosage and (current or ended):
             facts = _drug_facts(resource, matches, reading, dosage, origin, ended, today, kn)
-            if facts and (error := validation_error(resource)):
-                problems.append(Problem(origin.reference, error))  # warned about all the same
+            if facts and (error := validation_error(resource)):  # warned about all the same
+                problems.append(Problem(origin.reference, invalid(error)))
             recorded_on = facts[0].recorded_on if facts else None
             stale = bool(current and stale_before and recorded_on and recorded_on < stale_before)
             drugs += [replace(f, stale=stale, ordered_now=ordered_now) for f in facts]

@@ -7,12 +7,14 @@ from datetime import date
 
 from cds_service.facts.dosage import Dose
 from cds_service.knowledge import Drug, Indication, Interval, Lab, LsbFit
+from cds_service.reasons import Reason
 from cds_service.terminology import Code
 
 
 @dataclass(frozen=True)
 class Origin:
-    """Where a fact was read: `MedicationStatement/ms-1` in the patient's medication list."""
+    """Where a fact was read: `MedicationStatement/ms-1` in the patient's medication list
+    (`medicationStatements`: a prefetch key, worded in cards/reasons.yaml)."""
 
     reference: str
     where: str
@@ -87,8 +89,8 @@ class SupportFact:
 class Problem:
     """A record or a list that could hold a safety fact and could not be read."""
 
-    what: str  # "medication list", "MedicationStatement/ms-9"
-    why: str
+    what: str  # a list's key ("medicationStatements") or a record ("MedicationStatement/ms-9")
+    why: Reason | None  # None for entries that could not be read
     affects_medications: bool = True
     topic: str | None = None  # "allergies", "procedures", "labs"; None: conditions or medications
     entries: int = 0  # > 0: that many entries of the list `what` could not be read

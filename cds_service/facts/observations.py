@@ -15,9 +15,10 @@ from cds_service.facts.dates import event_date
 from cds_service.facts.model import LabFact, Origin, Problem
 from cds_service.knowledge import Interpretation, Knowledge
 from cds_service.knowledge.labs import Lab
+from cds_service.reasons import invalid
 from cds_service.terminology import as_list, codings, concept_label, unit_named
 
-WHERE = "laboratory results"
+WHERE = "observations"  # the prefetch key
 REPORTED = {"final", "amended", "corrected", "preliminary"}  # FHIR R4 observation-status
 
 
@@ -200,7 +201,7 @@ def read_labs(
         ):
             origin = Origin(f"Observation/{observation.get('id', '?')}", WHERE)
             if error := validation_error(observation):
-                problems.append(Problem(origin.reference, error, False, "labs"))
+                problems.append(Problem(origin.reference, invalid(error), False, "labs"))
                 continue
             latest[lab_id] = _lab_fact(
                 observation, labs[lab_id], value, when or None, origin, kn

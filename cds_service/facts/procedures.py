@@ -18,6 +18,7 @@ from cds_service.facts.model import AmputationFact, BlockFact, Origin, Problem, 
 from cds_service.facts.orders import is_lsb
 from cds_service.knowledge import Knowledge
 from cds_service.knowledge.base import CodeGroup
+from cds_service.reasons import invalid
 from cds_service.terminology import CodeKey, as_list, codings, concept_label, concept_text
 
 WHEN = {
@@ -117,7 +118,7 @@ def read_procedures(
             continue  # most procedures are irrelevant and never validated
         origin = Origin(reference, where)
         if error := validation_error(resource):
-            problems.append(Problem(reference, error, False, "procedures"))
+            problems.append(Problem(reference, invalid(error), False, "procedures"))
             continue
         code = resource.get("code")
         label = concept_label(code) or ", ".join(c for _, c in concept.keys) or "procedure"
