@@ -4,6 +4,10 @@ service pays per call; `make bench` measures the service against it. `--burn-ms`
 CPU work to each call: a floor as busy as the service, to tell the latency any saturated
 server shows on the machine from the service's own.
 
+The work is a fixed number of interpreter steps, counted at start to take `--burn-ms` at the
+machine's best speed (the fastest of many tries). Like the service's own work, and unlike a
+wait on the clock, it takes longer while the machine is busy or its caches are shared.
+
     python bench/floor_app.py --port 8090 [--workers 2] [--burn-ms 0.9]
 """
 
@@ -11,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -25,6 +30,26 @@ CARD = {
 }
 
 
+def work(steps: int) -> int:
+    total = 0
+    for step in range(steps):
+        total += step
+    return total
+
+
+def steps_for(ms: float, tries: int = 200) -> int:
+    """The steps of `work` that take `ms` at the machine's best speed."""
+    if ms <= 0:
+        return 0
+    sample = 20_000
+    fastest = float("inf")
+    for _ in range(tries):
+        started = time.perf_counter()
+        work(sample)
+        fastest = min(fastest, time.perf_counter() - started)
+    return round(sample * ms / 1000 / fastest)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
@@ -33,18 +58,16 @@ def main() -> None:
     args = parser.parse_args()
     cooperative()
     import json
-    import time
 
     from flask import Flask, request
 
     app = Flask(__name__)
+    steps = steps_for(args.burn_ms)
 
     @app.post("/cds-services/<service_id>")
     def call(service_id: str) -> dict:
         json.loads(request.get_data())
-        end = time.perf_counter() + args.burn_ms / 1000
-        while time.perf_counter() < end:  # CPU work, as a decision would do
-            pass
+        work(steps)  # CPU work, as a decision would do
         return {"cards": [CARD]}
 
     run(app, ServerOptions(port=args.port, workers=args.workers, metrics_host=None))

@@ -9,7 +9,9 @@ the service is held to:
 - fixture 27 (heavy, 2.2 MB) at 4 connections: p50 <= 1.5x the floor's.
 
 In each round of fixture 01 a busy floor runs too: the bare app plus `--burn-ms` (0.9 ms) of
-CPU work per call, about what the service spends; the two p99s are compared. On a machine whose
+CPU work per call, about what the service spends (a fixed count of steps, timed at the
+machine's best speed: a busy machine slows it as it slows the service); the two p99s are
+compared. On a machine whose
 cores the load generator shares, any saturated server has a latency tail; the busy floor shows
 how long it is here.
 
