@@ -103,6 +103,9 @@ class Settings:
     # is a greenlet under the server's gevent workers: enough that one EHR's hanging server
     # does not starve the other calls' fetches.
     fhir_concurrency: int = 64
+    # CDS_FHIR_SERVER_CONCURRENCY: of those, at most this many to one server (its origin), so
+    # that a server that never answers holds only its own (cds_service/data/server_slots.py).
+    fhir_server_concurrency: int = 16
     fhir_max_response_bytes: int = 20 * 1024 * 1024  # CDS_FHIR_MAX_RESPONSE_BYTES, per page
     fhir_ca_bundle: str | None = None  # CDS_FHIR_CA_BUNDLE: PEM file or folder (hospital PKI)
     clinic_phone: str | None = None  # CDS_CLINIC_PHONE: on the patient page's "When to get help"
@@ -149,6 +152,7 @@ class Settings:
             "fhir_page_size": _int("CDS_FHIR_PAGE_SIZE", 1000),
             "fhir_max_retries": _int("CDS_FHIR_MAX_RETRIES", 2),
             "fhir_concurrency": _int("CDS_FHIR_CONCURRENCY", 64, minimum=1),
+            "fhir_server_concurrency": _int("CDS_FHIR_SERVER_CONCURRENCY", 16, minimum=1),
             "fhir_max_response_bytes": _int(
                 "CDS_FHIR_MAX_RESPONSE_BYTES", 20 * 1024 * 1024, minimum=1024
             ),

@@ -40,6 +40,7 @@ from cds_service.data.fhir_servers import (
 )
 from cds_service.data.prefetch import next_link, render_template
 from cds_service.data.record import Gap, PatientRecord, Resource
+from cds_service.data.server_slots import ServerSlots
 from cds_service.hook_call import HookCall
 from cds_service.metrics import FHIR_FETCHES
 from cds_service.reasons import Reason
@@ -100,6 +101,7 @@ class FhirRecordFetcher:
         )
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
+        self.slots = ServerSlots(settings.fhir_server_concurrency)
 
     def executor(self) -> ThreadPoolExecutor:
         with self._lock:
@@ -171,7 +173,7 @@ class FhirRecordFetcher:
                 record.gaps[key] = Gap(key, no_query, omitted=gap.omitted)
                 continue
             jobs[key] = _bind(self._follow, query, url, pages_before[key])
-        results = self._run(jobs, query.deadline)
+        results = self._run(jobs, query)
         outcomes = []
         for key, result in results.items():
             pages = result if isinstance(result, Pages) else Pages(failure=result)
@@ -243,7 +245,7 @@ class FhirRecordFetcher:
         if query.deadline.remaining() < MIN_REQUEST_S:  # out of time: don't wait on the pool
             return [f"medications=0/{len(wanted)}"]
         jobs = {ref: _bind(self._read_medication, query, ref) for ref in wanted}
-        results = self._run(jobs, query.deadline)
+        results = self._run(jobs, query)
         read = 0
         for ref, medication in results.items():
             if isinstance(medication, dict):
@@ -281,7 +283,7 @@ class FhirRecordFetcher:
         if not wanted or query.deadline.remaining() < MIN_REQUEST_S:
             return [f"basedOn=0/{len(wanted)}"] if wanted else []
         jobs = {ref: _bind(self._read_one, query, ref) for ref in wanted}
-        read = [r for r in self._run(jobs, query.deadline).values() if isinstance(r, dict)]
+        read = [r for r in self._run(jobs, query).values() if isinstance(r, dict)]
         record.resources.setdefault(BASED_ON_KEY, []).extend(read)
         return [f"basedOn={len(read)}/{len(wanted)}"]
 
@@ -299,20 +301,26 @@ class FhirRecordFetcher:
         return body
 
     # ------------------------------------------------------------------ concurrency
-    def _run(
-        self, jobs: dict[str, Callable[[], T]], deadline: Deadline
-    ) -> dict[str, T | Failure]:
-        """Runs the jobs in parallel; one not finished by the deadline counts as timed out."""
-        if not jobs:
-            return {}
-        futures: dict[str, Future[T]] = {k: self.executor().submit(j) for k, j in jobs.items()}
+    def _run(self, jobs: dict[str, Callable[[], T]], query: Query) -> dict[str, T | Failure]:
+        """Runs the jobs in parallel, each once it has one of the server's slots; one not
+        finished by the deadline, or that got no slot before it, counts as timed out."""
+        deadline = query.deadline
+        futures: dict[str, Future[T]] = {}
+        for key, job in jobs.items():
+            slot = self.slots.take(query.base_url, deadline.remaining())
+            if slot is None:
+                break  # the deadline has passed: no later job would get one either
+            futures[key] = self.executor().submit(job)
+            # Also when cancelled while queued: the slot is never kept by a job that never ran.
+            futures[key].add_done_callback(lambda _, held=slot: held.release())
         wait(futures.values(), timeout=deadline.remaining())
         for future in futures.values():
             future.cancel()  # one still queued never starts; a running one ends by its timeouts
         wait([f for f in futures.values() if not f.done()], timeout=GRACE_S)
         results: dict[str, T | Failure] = {}
-        for key, future in futures.items():
-            if future.cancelled() or not future.done():
+        for key in jobs:
+            future = futures.get(key)
+            if future is None or future.cancelled() or not future.done():
                 results[key] = Failure(FailureKind.TIMEOUT)
             elif (error := future.exception()) is not None:
                 # A bug or an answer shaped beyond our checks: the type only, never the message.
