@@ -7,6 +7,7 @@ an image or markup into a card.
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections.abc import MutableMapping
@@ -22,7 +23,9 @@ from cards.reasons import list_name, reason_words, source_name
 from cds_service.decisions import CardDecision
 from cds_service.facts.dosage import Dose
 from cds_service.knowledge import Interval
+from cds_service.metrics import CARD_RENDER_FAILURES
 
+log = logging.getLogger(__name__)
 CARDS_DIR = Path(__file__).parent
 SUMMARY_LIMIT = 140  # characters, CDS Hooks 2.0 "Card Attributes"
 # Inline record text: these characters could start emphasis, a link, an image, HTML, a table
@@ -152,7 +155,47 @@ def _summary(spec: dict[str, Any], data: dict[str, Any]) -> str:
     return summary
 
 
+def render_or_plain(
+    decision: CardDecision, base_url: str, knowledge_version: str
+) -> dict[str, Any]:
+    """The card, or, if its template fails (a fault in a release), the same card in plain words
+    (`render_failed` in common.yaml), as loud as it would have been: a fault in one card's text
+    must not lose the call's other cards, nor turn a warning into silence."""
+    try:
+        return render_card(decision, base_url, knowledge_version)
+    except Exception as exc:  # any fault of a template: the fallback below uses none
+        log.error(
+            "card %s could not be rendered (%s): sent in plain words",
+            decision.kind,
+            type(exc).__name__,  # never the message: it may quote the patient's record
+        )
+        CARD_RENDER_FAILURES.labels(decision.kind).inc()
+        return plain_card(decision, knowledge_version)
+
+
+def plain_card(decision: CardDecision, knowledge_version: str) -> dict[str, Any]:
+    shared = common()
+    spec = template(decision.kind)
+    words = shared["render_failed"]
+    return {
+        "uuid": str(uuid.uuid4()),
+        "summary": words["summary"].format(title=spec["title"])[:SUMMARY_LIMIT],
+        "detail": words["detail"],
+        "indicator": decision.indicator or spec["indicator"],
+        "source": {
+            "label": f"{shared['source']['label']} (knowledge {knowledge_version})",
+            "topic": {
+                "system": shared["source"]["topic_system"],
+                "code": decision.kind,
+                "display": spec["title"],
+            },
+        },
+    }
+
+
 def render_card(decision: CardDecision, base_url: str, knowledge_version: str) -> dict[str, Any]:
+    """The card from its template; raises if the template fails (the warm-up at start, the
+    tests). Calls use `render_or_plain`."""
     spec = template(decision.kind)
     shared = common()
     data = {**decision.data, "base_url": base_url.rstrip("/")}

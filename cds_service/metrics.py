@@ -32,6 +32,11 @@ HOOK_CALLS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
 CARDS = Counter("cds_cards_issued_total", "Cards returned, by card kind.", ["kind"])
+CARD_RENDER_FAILURES = Counter(
+    "cds_card_render_failures_total",
+    "Cards sent in plain words because their template failed, by card kind.",
+    ["kind"],
+)
 FHIR_FETCHES = Counter(
     "cds_fhir_fetch_total",
     "Reads from the EHR's FHIR server, by prefetch key (or Medication) and outcome.",
@@ -54,6 +59,7 @@ def open_series(service_ids: Iterable[str], card_kinds: Iterable[str]) -> None:
         HOOK_CALLS.labels(service, "200")
     for kind in card_kinds:
         CARDS.labels(kind)
+        CARD_RENDER_FAILURES.labels(kind)
 
 
 def observe_hook_calls(app: WsgiApp, service_ids: Iterable[str]) -> WsgiApp:

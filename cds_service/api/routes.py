@@ -12,8 +12,8 @@ from flask import Blueprint, current_app, g, request
 from flask.signals import Namespace
 from marshmallow import ValidationError
 
-from cards import render_card
 from cards.reasons import reason_words
+from cards.render import render_or_plain
 from cds_service import services
 from cds_service.api.errors import CdsError
 from cds_service.api.json_body import read_json_body
@@ -96,7 +96,7 @@ def call_service(service_id: str) -> dict[str, Any]:
         patient_key = quieting.key_for(call, g.get("cds_tenant") or "unknown")
         decisions = quieting.quiet(decisions, patient_key)
     base = links_base_url()
-    cards = [render_card(d, base, knowledge.version) for d in decisions]
+    cards = [render_or_plain(d, base, knowledge.version) for d in decisions]
     for card in cards:
         CARDS.labels(card["source"]["topic"]["code"]).inc()
     cards_issued.send(
