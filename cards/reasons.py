@@ -17,9 +17,13 @@ _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
 
 @cache
 def _wording() -> dict[str, Any]:
-    doc = yaml.safe_load(WORDING.read_text(encoding="utf-8"))
-    doc["_templates"] = {code: _ENV.from_string(text) for code, text in doc["reasons"].items()}
+    doc: dict[str, Any] = yaml.safe_load(WORDING.read_text(encoding="utf-8"))
     return doc
+
+
+@cache
+def _templates() -> dict[str, jinja2.Template]:
+    return {code: _ENV.from_string(text) for code, text in _wording()["reasons"].items()}
 
 
 def reason_words(reason: Reason) -> str:
@@ -29,7 +33,7 @@ def reason_words(reason: Reason) -> str:
         name: reason_words(value) if isinstance(value, Reason) else value
         for name, value in reason.figures
     }
-    return " ".join(_wording()["_templates"][reason.code].render(**figures).split())
+    return " ".join(_templates()[reason.code].render(**figures).split())
 
 
 def list_name(key: str) -> str:

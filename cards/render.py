@@ -174,23 +174,27 @@ def render_or_plain(
 
 
 def plain_card(decision: CardDecision, knowledge_version: str) -> dict[str, Any]:
-    shared = common()
     spec = template(decision.kind)
-    words = shared["render_failed"]
+    words = common()["render_failed"]
     return {
         "uuid": str(uuid.uuid4()),
         "summary": words["summary"].format(title=spec["title"])[:SUMMARY_LIMIT],
         "detail": words["detail"],
         "indicator": decision.indicator or spec["indicator"],
-        "source": {
-            "label": f"{shared['source']['label']} (knowledge {knowledge_version})",
-            "topic": {
-                "system": shared["source"]["topic_system"],
-                "code": decision.kind,
-                "display": spec["title"],
-            },
-        },
+        "source": _source(decision.kind, spec, knowledge_version),
     }
+
+
+def _source(kind: str, spec: dict[str, Any], knowledge_version: str) -> dict[str, Any]:
+    """Who issued the card (with the knowledge release) and its kind, as CDS Hooks' topic."""
+    shared = common()["source"]
+    source: dict[str, Any] = {
+        "label": f"{shared['label']} (knowledge {knowledge_version})",
+        "topic": {"system": shared["topic_system"], "code": kind, "display": spec["title"]},
+    }
+    if shared.get("url"):
+        source["url"] = shared["url"]
+    return source
 
 
 def render_card(decision: CardDecision, base_url: str, knowledge_version: str) -> dict[str, Any]:
@@ -204,17 +208,8 @@ def render_card(decision: CardDecision, base_url: str, knowledge_version: str) -
         "summary": _summary(spec, data),
         "detail": _text(spec["_detail"], data),
         "indicator": decision.indicator or spec["indicator"],
-        "source": {
-            "label": shared["source"]["label"],
-            "topic": {
-                "system": shared["source"]["topic_system"],
-                "code": decision.kind,
-                "display": spec["title"],
-            },
-        },
+        "source": _source(decision.kind, spec, knowledge_version),
     }
-    if shared["source"].get("url"):
-        card["source"]["url"] = shared["source"]["url"]
     suggestions = _suggestions(spec, decision)
     if suggestions:
         card["suggestions"] = suggestions
@@ -230,7 +225,6 @@ def render_card(decision: CardDecision, base_url: str, knowledge_version: str) -
     links = [_link(link, data["base_url"]) for link in spec.get("links") or ()]
     if links:
         card["links"] = links
-    card["source"]["label"] = f"{card['source']['label']} (knowledge {knowledge_version})"
     if decision.extension:
         card["extension"] = decision.extension
     return card
